@@ -1,0 +1,84 @@
+"""dbx-native: thin, fast, typed Databricks-native adapters for agent code.
+
+Public names are imported lazily, so `import dbx_native` stays cheap (no `databricks.sdk`, no
+pydantic models until first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from dbx_native._version import __version__
+
+if TYPE_CHECKING:
+    from dbx_native.config import DbxConfig, RetryPolicy, Timeouts
+    from dbx_native.errors import (
+        APIConnectionError,
+        APIError,
+        APIResponseError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        BudgetExceededError,
+        BundleError,
+        ConfigurationError,
+        ConflictError,
+        DbxNativeError,
+        GuardrailError,
+        InvalidRequestError,
+        NotFoundError,
+        OperationTimeoutError,
+        PermissionDeniedError,
+        RateLimitError,
+        ServerError,
+        ServiceUnavailableError,
+    )
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    "DbxConfig": "dbx_native.config",
+    "RetryPolicy": "dbx_native.config",
+    "Timeouts": "dbx_native.config",
+    **{
+        name: "dbx_native.errors"
+        for name in (
+            "APIConnectionError",
+            "APIError",
+            "APIResponseError",
+            "APIStatusError",
+            "APITimeoutError",
+            "AuthenticationError",
+            "BadRequestError",
+            "BudgetExceededError",
+            "BundleError",
+            "ConfigurationError",
+            "ConflictError",
+            "DbxNativeError",
+            "GuardrailError",
+            "InvalidRequestError",
+            "NotFoundError",
+            "OperationTimeoutError",
+            "PermissionDeniedError",
+            "RateLimitError",
+            "ServerError",
+            "ServiceUnavailableError",
+        )
+    },
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dbx_native' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
