@@ -7,12 +7,14 @@ pydantic models until first use).
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from dbx_native._version import __version__
 
 if TYPE_CHECKING:
     from dbx_native.config import DbxConfig, RetryPolicy, Timeouts
+    from dbx_native.rest import RestClient
     from dbx_native.errors import (
         APIConnectionError,
         APIError,
@@ -41,6 +43,7 @@ _LAZY: dict[str, str] = {
     "DbxConfig": "dbx_native.config",
     "RetryPolicy": "dbx_native.config",
     "Timeouts": "dbx_native.config",
+    "RestClient": "dbx_native.rest",
     **{
         name: "dbx_native.errors"
         for name in (
@@ -69,6 +72,8 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
+
+logging.getLogger("dbx_native").addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str) -> Any:

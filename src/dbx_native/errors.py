@@ -108,7 +108,24 @@ class APIError(DbxNativeError):
 
 
 class APIConnectionError(APIError):
-    """No HTTP response arrived: the connection was refused, reset or could not be made."""
+    """No HTTP response arrived: the connection was refused, reset or could not be made.
+
+    Attributes:
+        request_sent: False when the request certainly never reached the server (connection refused,
+            connect timeout), so repeating it is safe even for a non-idempotent call.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        request_id: str | None = None,
+        request_sent: bool = True,
+    ) -> None:
+        super().__init__(message, method=method, url=url, request_id=request_id)
+        self.request_sent = request_sent
 
 
 class APITimeoutError(APIConnectionError):

@@ -1,0 +1,1 @@
+"""The core every client shares: auth, HTTP, retries, error mapping, telemetry. Private: use the clients."""
