@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from canary import CANARY
 from dbx_native.config import DbxConfig, RetryPolicy, Timeouts
 from dbx_native.errors import ConfigurationError
-
-CANARY = "dapi0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)

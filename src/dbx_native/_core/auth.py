@@ -139,6 +139,9 @@ def _sdk_factory(config: DbxConfig) -> Callable[[], Any]:
             "client_id": config.client_id,
             "client_secret": config.client_secret.get_secret_value() if config.client_secret else None,
             "token": config.token.get_secret_value() if config.token else None,
+            # The SDK retries its own start-up calls for 300 s by default; an agent should learn of a
+            # wrong host much sooner.
+            "retry_timeout_seconds": int(min(config.retry.deadline, 60.0)),
         }
         try:
             return Config(**{k: v for k, v in kwargs.items() if v is not None})
