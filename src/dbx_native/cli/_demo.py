@@ -12,21 +12,9 @@ from typing import Any
 
 MERCHANTS = [
     {"merchant_id": "m_001", "name": "Blue Bottle", "country": "US", "risk_score": 0.12, "chargebacks_30d": 0},
-    {
-        "merchant_id": "m_002",
-        "name": "Night Owl Electronics",
-        "country": "GB",
-        "risk_score": 0.81,
-        "chargebacks_30d": 7,
-    },
+    {"merchant_id": "m_002", "name": "Night Owl Gadgets", "country": "GB", "risk_score": 0.81, "chargebacks_30d": 7},
     {"merchant_id": "m_003", "name": "Corner Pharmacy", "country": "US", "risk_score": 0.33, "chargebacks_30d": 1},
-    {
-        "merchant_id": "m_004",
-        "name": "Crypto Gift Cards 24/7",
-        "country": "MT",
-        "risk_score": 0.97,
-        "chargebacks_30d": 19,
-    },
+    {"merchant_id": "m_004", "name": "Gift Cards 24/7", "country": "MT", "risk_score": 0.97, "chargebacks_30d": 19},
 ]
 TABLE = "main.fraud.merchants"
 
