@@ -66,6 +66,8 @@ class LocalRequest:
         headers: Header names in lower case.
         body: The raw body (empty bytes when none).
         path_params: Filled by the router from the route pattern.
+        base_url: Scheme and authority the client used (`http://127.0.0.1:8765`), for URLs a handler
+            sends back; empty when the transport does not know it.
     """
 
     method: str
@@ -74,15 +76,27 @@ class LocalRequest:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     path_params: dict[str, str] = field(default_factory=dict)
+    base_url: str = ""
 
     @classmethod
-    def build(cls, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes) -> LocalRequest:
+    def build(
+        cls,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        base_url: str = "",
+    ) -> LocalRequest:
+        """A request from its raw parts (`path` already percent-decoded, `query_string` not)."""
         return cls(
             method=method.upper(),
             path=path,
             query=parse_qs(query_string, keep_blank_values=True),
             headers={k.lower(): v for k, v in headers.items()},
             body=body or b"",
+            base_url=base_url,
         )
 
     def json(self) -> Any:

@@ -1,0 +1,87 @@
+"""Rows handed to `LocalCatalog.create_table`/`insert_rows`: column types and values DuckDB accepts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from dbx_native.errors import InvalidRequestError
+from dbx_native.local._catalog_types import ColumnType, finalize, infer_type
+
+__all__ = ["column_types", "normalize_row"]
+
+
+def column_types(rows: Sequence[Mapping[str, Any]], declared: Mapping[str, ColumnType]) -> dict[str, ColumnType]:
+    """The type of every column: declared ones as given, the others inferred from the values.
+
+    Columns are the declared ones, then the keys of the rows in first-seen order.
+
+    Raises:
+        InvalidRequestError: No columns at all, a row that is not a dict, or a column with only nulls and no
+            declared type.
+    """
+    names: dict[str, None] = dict.fromkeys(declared)
+    for row in rows:
+        if not isinstance(row, Mapping):
+            raise InvalidRequestError(f"Each row must be a dict of column name to value, got {type(row).__name__}.")
+        for key in row:
+            if not isinstance(key, str) or not key:
+                raise InvalidRequestError(f"Column names must be non-empty strings, got {key!r}.")
+            names.setdefault(key, None)
+    if not names:
+        raise InvalidRequestError(
+            "Cannot create a table without columns: pass rows, or schema={'id': 'bigint', ...} for an empty table."
+        )
+    types: dict[str, ColumnType] = {}
+    for name in names:
+        if name in declared:
+            types[name] = declared[name]
+            continue
+        inferred = infer_type((row.get(name) for row in rows), column=name)
+        if inferred is None:
+            raise InvalidRequestError(
+                f"Column {name!r} holds only nulls, so its type is unknown: pass schema={{{name!r}: 'string'}} "
+                "(or the type it should have)."
+            )
+        types[name] = finalize(inferred)
+    return types
+
+
+def normalize_row(
+    row: Mapping[str, Any], columns: Sequence[tuple[str, ColumnType, bool]], index: int
+) -> dict[str, Any]:
+    """The row with every column, values shaped for the column types (missing columns are null).
+
+    Raises:
+        InvalidRequestError: A null in a NOT NULL column.
+    """
+    values: dict[str, Any] = {}
+    for name, ctype, nullable in columns:
+        value = row.get(name)
+        if value is None and not nullable:
+            raise InvalidRequestError(
+                f"Row {index}: column {name!r} is part of the primary key (NOT NULL) but the value is null."
+            )
+        values[name] = _shape(value, ctype)
+    return values
+
+
+def _shape(value: Any, ctype: ColumnType) -> Any:
+    """Fill missing struct fields, turn tuples into lists, read naive datetimes as UTC for `timestamp`."""
+    if value is None:
+        return None
+    kind = ctype.kind
+    if kind == "timestamp" and isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    if kind == "decimal" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Decimal(str(value))
+    if kind == "array" and isinstance(value, (list, tuple)):
+        return [_shape(v, ctype.children[0]) for v in value]
+    if kind == "struct" and isinstance(value, Mapping):
+        return {n: _shape(value.get(n), c) for n, c in zip(ctype.names, ctype.children, strict=True)}
+    if kind == "map" and isinstance(value, Mapping):
+        key_type, value_type = ctype.children
+        return {_shape(k, key_type): _shape(v, value_type) for k, v in value.items()}
+    return value

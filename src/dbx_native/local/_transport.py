@@ -1,0 +1,142 @@
+"""In-process transport: `requests` calls to an intercepted workspace's host are answered by `handle()`.
+
+One `responses.RequestsMock` is active while at least one workspace intercepts, whatever the nesting,
+so several workspaces (on different hosts) can be intercepted at once: the most recent one that owns a
+URL answers it. Loopback URLs that no workspace owns go to the network (a `serve()`d workspace keeps
+working); every other URL is refused with `requests.ConnectionError`, so a test never reaches a real host.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from dbx_native.local._faults import DroppedConnection, SimulatedReadTimeout
+from dbx_native.local._wire import LocalRequest
+
+if TYPE_CHECKING:
+    from dbx_native.local._workspace import LocalWorkspace
+
+__all__ = ["intercept"]
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_LOOPBACK = re.compile(r"^https?://(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(?::\d+)?(?:[/?#]|$)", re.I)
+
+
+class _Interceptor:
+    """The process-wide `responses` mock shared by every intercepting workspace."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._workspaces: list[LocalWorkspace] = []
+        self._mock: Any = None
+
+    def push(self, workspace: LocalWorkspace) -> None:
+        with self._lock:
+            if self._mock is None:
+                self._mock = self._start()
+            self._workspaces.append(workspace)
+
+    def pop(self, workspace: LocalWorkspace) -> None:
+        with self._lock:
+            # Remove the most recent entry for this workspace (the same one may intercept twice, nested).
+            for i in range(len(self._workspaces) - 1, -1, -1):
+                if self._workspaces[i] is workspace:
+                    del self._workspaces[i]
+                    break
+            if not self._workspaces and self._mock is not None:
+                mock, self._mock = self._mock, None
+                mock.stop(allow_assert=False)
+                mock.reset()
+
+    def _start(self) -> Any:
+        import responses
+
+        mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        everything = re.compile(r"^.*$", re.DOTALL)
+        for method in _METHODS:
+            mock.add(
+                responses.CallbackResponse(
+                    method, everything, callback=self._callback, content_type=None, match=[self._claims]
+                )
+            )
+        mock.add_passthru(_LOOPBACK)
+        mock.start()
+        return mock
+
+    def _owner(self, url: str) -> LocalWorkspace | None:
+        lowered = url.lower()
+        for workspace in reversed(self._workspaces):
+            host = workspace.host.lower()
+            if lowered.startswith(host) and lowered[len(host) : len(host) + 1] in ("", "/", "?", "#"):
+                return workspace
+        return None
+
+    def _claims(self, request: Any) -> tuple[bool, str]:
+        # Not claiming a loopback URL lets `responses` pass it through to the network.
+        url = str(request.url)
+        if self._owner(url) is not None or _LOOPBACK.match(url) is None:
+            return True, ""
+        return False, "loopback address not owned by an intercepted workspace"
+
+    def _callback(self, request: Any) -> tuple[int, dict[str, str], bytes]:
+        import requests
+
+        url = str(request.url)
+        workspace = self._owner(url)
+        parts = urlsplit(url)
+        if workspace is None:
+            hosts = ", ".join(w.host for w in self._workspaces) or "none"
+            raise requests.ConnectionError(
+                f"dbx_native.testing blocked a request to non-local host {parts.hostname!r} "
+                f"({request.method} {parts.scheme}://{parts.netloc}{parts.path}): while the local workspace "
+                f"intercepts requests only its host ({hosts}) and loopback addresses are reachable. Point the "
+                "client at the local workspace (DATABRICKS_HOST, DbxConfig(host=...)).",
+                request=request,
+            )
+        local = LocalRequest.build(
+            request.method or "GET",
+            unquote(parts.path) or "/",
+            parts.query,
+            dict(request.headers),
+            _body_bytes(request.body),
+            base_url=f"{parts.scheme}://{parts.netloc}",
+        )
+        try:
+            response = workspace.handle(local)
+        except SimulatedReadTimeout as err:
+            raise requests.ReadTimeout(f"{err} on {request.method} {parts.path}", request=request) from None
+        except DroppedConnection as err:
+            raise requests.ConnectionError(f"{err} on {request.method} {parts.path}", request=request) from None
+        headers = dict(response.headers)
+        headers["Content-Length"] = str(len(response.body))
+        return response.status, headers, response.body
+
+
+_INTERCEPTOR = _Interceptor()
+
+
+def _body_bytes(body: object) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, Iterable):  # a generator body, sent chunked by requests
+        return b"".join(chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk) for chunk in body)
+    raise TypeError(f"cannot read a request body of type {type(body).__name__}")
+
+
+@contextmanager
+def intercept(workspace: LocalWorkspace) -> Iterator[LocalWorkspace]:
+    """Route `requests` calls for `workspace.host` to `workspace.handle` while the context is active."""
+    _INTERCEPTOR.push(workspace)
+    try:
+        yield workspace
+    finally:
+        _INTERCEPTOR.pop(workspace)
