@@ -29,7 +29,12 @@ def cat() -> LocalCatalog:
         ("héllo", "string", "STRING", "héllo"),
         (b"\x00\xff", "binary", "BINARY", b"\x00\xff"),
         (dt.date(2026, 2, 3), "date", "DATE", dt.date(2026, 2, 3)),
-        (dt.datetime(2026, 1, 1, 12, 30, tzinfo=UTC), "timestamp", "TIMESTAMP", dt.datetime(2026, 1, 1, 12, 30, tzinfo=UTC)),
+        (
+            dt.datetime(2026, 1, 1, 12, 30, tzinfo=UTC),
+            "timestamp",
+            "TIMESTAMP",
+            dt.datetime(2026, 1, 1, 12, 30, tzinfo=UTC),
+        ),
         (Decimal("12.50"), "decimal(38,2)", "DECIMAL", Decimal("12.50")),
         (["a", "b"], "array<string>", "ARRAY", ["a", "b"]),
         ({"x": 1, "y": "z"}, "struct<x:bigint,y:string>", "STRUCT", {"x": 1, "y": "z"}),

@@ -13,11 +13,8 @@ installed (the `delta` extra), every table is also a real Delta table at `<root>
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -25,8 +22,18 @@ from typing import Any, Literal
 from dbx_native.errors import ConflictError, InvalidRequestError, NotFoundError
 from dbx_native.local._catalog_delta import DeltaMirror, delta_available
 from dbx_native.local._catalog_engine import Engine, qualified, schema_ident
+from dbx_native.local._catalog_meta import MetaStore, now_ms
 from dbx_native.local._catalog_names import parse_name
-from dbx_native.local._catalog_rows import column_types, normalize_row
+from dbx_native.local._catalog_rows import (
+    clean_error,
+    column_types,
+    duck_type_of,
+    is_arrow,
+    normalize_row,
+    quote,
+    resolve_target,
+    row_keys,
+)
 from dbx_native.local._catalog_types import ColumnType, from_duckdb_type, parse_type_text
 from dbx_native.local._router import Route
 from dbx_native.local._sql_translate import SqlError, translate
@@ -47,10 +54,6 @@ _DML_RESULTS = {
 _NO_RESULT = frozenset({"CREATE", "DROP", "ALTER", "TRUNCATE", "USE", "COMMENT", "SET"})
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class LocalCatalog:
     """The local Unity Catalog: a `Backend` of the local workspace, and a Python API to make and read tables.
 
@@ -69,10 +72,7 @@ class LocalCatalog:
         self._engine = Engine(self.root)
         self.lock = self._engine.lock
         self._delta = DeltaMirror(self.root) if self.root is not None and delta_available() else None
-        self._meta: dict[str, dict[str, dict[str, Any]]] = {"catalogs": {}, "schemas": {}, "tables": {}}
-        self.metastore_id = str(uuid.uuid4())
-        if self.root is not None:
-            self._load_meta()
+        self._meta = MetaStore(self.root)
         self._catalog_names = set(self._engine.catalogs())
         if self._delta is not None:
             self._load_delta_tables()
@@ -97,8 +97,8 @@ class LocalCatalog:
                 self._engine.attach(catalog)
                 self._catalog_names.add(catalog)
                 self._engine.query(f"CREATE SCHEMA IF NOT EXISTS {schema_ident(catalog, 'default')}")
-                self._entry("catalogs", catalog, comment=comment)
-                self._save_meta()
+                self._meta.entry("catalogs", catalog, comment=comment)
+                self._meta.save()
         return self.catalog_info(catalog)
 
     def create_schema(self, full_name: str, *, comment: str | None = None, exist_ok: bool = False) -> dict[str, Any]:
@@ -116,8 +116,8 @@ class LocalCatalog:
                     f"Schema '{catalog}.{schema}' already exists.", status_code=409, error_code="SCHEMA_ALREADY_EXISTS"
                 )
             self._engine.query(f"CREATE SCHEMA IF NOT EXISTS {schema_ident(catalog, schema)}")
-            self._entry("schemas", f"{catalog}.{schema}", comment=comment)
-            self._save_meta()
+            self._meta.entry("schemas", f"{catalog}.{schema}", comment=comment)
+            self._meta.save()
         return self.schema_info(f"{catalog}.{schema}")
 
     def catalog_names(self) -> list[str]:
@@ -131,7 +131,7 @@ class LocalCatalog:
         with self.lock:
             if catalog not in self._catalog_names:
                 return []
-            explicit = {k.split(".", 1)[1] for k in self._meta["schemas"] if k.split(".", 1)[0] == catalog}
+            explicit = {k.split(".", 1)[1] for k in self._meta.data["schemas"] if k.split(".", 1)[0] == catalog}
             return sorted(set(self._engine.schemas(catalog)) | (explicit & {"main"}))
 
     # ------------------------------------------------------------------------------------------ tables
@@ -182,15 +182,15 @@ class LocalCatalog:
                 self.insert_rows(name, rows)
                 return self.table_info(name)
             self.create_schema(f"{catalog}.{schema_name}", exist_ok=True)
-            if _is_arrow(rows):
+            if is_arrow(rows):
                 self._create_from_arrow(catalog, schema_name, table, rows, key)
             else:
                 self._create_from_rows(catalog, schema_name, table, list(rows), schema, key)
-            entry = self._entry("tables", name, comment=comment)
+            entry = self._meta.entry("tables", name, comment=comment)
             entry["primary_key"] = key
-            entry["updated_at"] = _now_ms()
+            entry["updated_at"] = now_ms()
             self._mirror(catalog, schema_name, table)
-            self._save_meta()
+            self._meta.save()
             _log.debug("created local table %s (mode=%s)", name, mode)
         return self.table_info(name)
 
@@ -204,14 +204,14 @@ class LocalCatalog:
         catalog, schema_name, table = self._require_table(full_name)
         target = qualified(catalog, schema_name, table)
         with self.lock:
-            if _is_arrow(rows):
+            if is_arrow(rows):
                 self._engine.load_arrow(target, rows, replace=False)
                 count = int(getattr(rows, "num_rows", 0))
             else:
                 row_list = list(rows)
                 columns = self._engine.columns(catalog, schema_name, table)
                 types = {n: t for n, t, _ in columns}
-                unknown = sorted({c for r in row_list for c in _row_keys(r) if c not in types})
+                unknown = sorted({c for r in row_list for c in row_keys(r) if c not in types})
                 if unknown:
                     raise InvalidRequestError(
                         f"Table '{full_name}' has no column(s) {unknown}: its columns are {list(types)}. "
@@ -242,10 +242,10 @@ class LocalCatalog:
         catalog, schema_name, table = self._require_table(full_name)
         with self.lock:
             self._engine.run(f"DROP TABLE {qualified(catalog, schema_name, table)}")
-            self._meta["tables"].pop(f"{catalog}.{schema_name}.{table}", None)
+            self._meta.data["tables"].pop(f"{catalog}.{schema_name}.{table}", None)
             if self._delta is not None:
                 self._delta.delete(catalog, schema_name, table)
-            self._save_meta()
+            self._meta.save()
 
     def table_names(self, catalog: str | None = None, schema: str | None = None) -> list[str]:
         """Full names of the tables, sorted; optionally of one catalog and schema."""
@@ -266,7 +266,7 @@ class LocalCatalog:
         """
         with self.lock:
             for name in self.table_names():
-                if self._entry("tables", name)["id"] == table_id:
+                if self._meta.entry("tables", name)["id"] == table_id:
                     return name
         raise NotFoundError(
             f"Table with id '{table_id}' does not exist.", status_code=404, error_code="TABLE_DOES_NOT_EXIST"
@@ -319,7 +319,7 @@ class LocalCatalog:
     ) -> tuple[list[tuple[str, ColumnType]], list[tuple[Any, ...]]]:
         """Like `execute`, with typed columns; `param_types` gives the DuckDB type of each parameter."""
         values = dict(params or {})
-        types = {name: _duck_type_of(value) for name, value in values.items()}
+        types = {name: duck_type_of(value) for name, value in values.items()}
         types.update(param_types or {})
         with self.lock:
             use = self._use(catalog, schema)
@@ -354,8 +354,13 @@ class LocalCatalog:
             for catalog in sorted(self._catalog_names):
                 self._engine.detach(catalog)
             self._catalog_names.clear()
-            self._meta = {"catalogs": {}, "schemas": {}, "tables": {}}
-            self._save_meta()
+            self._meta.clear()
+            self._meta.save()
+
+    @property
+    def metastore_id(self) -> str:
+        """The id of the local metastore (stable for a root)."""
+        return self._meta.metastore_id
 
     def close(self) -> None:
         """Close the DuckDB connection (another `LocalCatalog` may then open the same root)."""
@@ -366,7 +371,7 @@ class LocalCatalog:
     def entry(self, kind: Literal["catalogs", "schemas", "tables"], name: str) -> dict[str, Any]:
         """The metadata (`id`, `created_at`, `updated_at`, `comment`, ...) kept for one object."""
         with self.lock:
-            return dict(self._entry(kind, name))
+            return dict(self._meta.entry(kind, name))
 
     def catalog_info(self, name: str) -> dict[str, Any]:
         """The `CatalogInfo` JSON of a catalog (see `_catalog_routes`)."""
@@ -391,32 +396,6 @@ class LocalCatalog:
         if self._delta is not None:
             return self._delta.path(catalog, schema, table).as_uri()
         return f"local://{catalog}/{schema}/{table}"
-
-    def _entry(self, kind: str, name: str, *, comment: str | None = None) -> dict[str, Any]:
-        entries = self._meta[kind]
-        if name not in entries:
-            now = _now_ms()
-            entries[name] = {"id": str(uuid.uuid4()), "created_at": now, "updated_at": now, "comment": comment}
-        elif comment is not None:
-            entries[name]["comment"] = comment
-        return entries[name]
-
-    def _load_meta(self) -> None:
-        assert self.root is not None
-        path = self.root / ".dbx_native" / "catalog.json"
-        if path.is_file():
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-            self.metastore_id = loaded.get("metastore_id", self.metastore_id)
-            for kind in self._meta:
-                self._meta[kind].update(loaded.get(kind, {}))
-
-    def _save_meta(self) -> None:
-        if self.root is None:
-            return
-        path = self.root / ".dbx_native" / "catalog.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"metastore_id": self.metastore_id, **self._meta}, indent=1), encoding="utf-8")
-        tmp.replace(path)  # atomic: a crash never leaves half a file
 
     # ------------------------------------------------------------------------------------------ internals
 
@@ -450,7 +429,7 @@ class LocalCatalog:
         if missing:
             raise InvalidRequestError(f"Primary key column(s) {missing} are not columns of the rows: {list(types)}.")
         target = qualified(catalog, schema, table)
-        ddl = ", ".join(f"{_q(n)} {t.duckdb}{' NOT NULL' if n in key else ''}" for n, t in types.items())
+        ddl = ", ".join(f"{quote(n)} {t.duckdb}{' NOT NULL' if n in key else ''}" for n, t in types.items())
         columns = [(n, t, n not in key) for n, t in types.items()]
         self._engine.query("BEGIN TRANSACTION")
         try:
@@ -465,33 +444,33 @@ class LocalCatalog:
         target = qualified(catalog, schema, table)
         self._engine.load_arrow(target, data, replace=True)
         for column in key:
-            self._engine.run(f"ALTER TABLE {target} ALTER COLUMN {_q(column)} SET NOT NULL")
+            self._engine.run(f"ALTER TABLE {target} ALTER COLUMN {quote(column)} SET NOT NULL")
 
     def _insert(self, target: str, columns: list[tuple[str, ColumnType, bool]], rows: list[Mapping[str, Any]]) -> None:
         if not rows:
             return
         # One statement binding every row as a list of structs: ~40x faster than executemany row by row.
-        names = ", ".join(_q(n) for n, _, _ in columns)
-        struct = "STRUCT(" + ", ".join(f"{_q(n)} {t.duckdb}" for n, t, _ in columns) + ")"
+        names = ", ".join(quote(n) for n, _, _ in columns)
+        struct = "STRUCT(" + ", ".join(f"{quote(n)} {t.duckdb}" for n, t, _ in columns) + ")"
         prepared = [normalize_row(row, columns, i) for i, row in enumerate(rows)]
-        select = ", ".join(f"r.{_q(n)}" for n, _, _ in columns)
+        select = ", ".join(f"r.{quote(n)}" for n, _, _ in columns)
         try:
             self._engine.query(
                 f"INSERT INTO {target} ({names}) SELECT {select} FROM (SELECT unnest(CAST($rows AS {struct}[])) AS r)",
                 {"rows": prepared},
             )
         except Exception as err:  # duckdb.Error, imported lazily
-            raise InvalidRequestError(f"Cannot insert the rows: {_clean(err)}") from err
+            raise InvalidRequestError(f"Cannot insert the rows: {clean_error(err)}") from err
 
     def _touch(self, catalog: str, schema: str, table: str) -> None:
-        self._entry("tables", f"{catalog}.{schema}.{table}")["updated_at"] = _now_ms()
+        self._meta.entry("tables", f"{catalog}.{schema}.{table}")["updated_at"] = now_ms()
         self._mirror(catalog, schema, table)
-        self._save_meta()
+        self._meta.save()
 
     def _mirror(self, catalog: str, schema: str, table: str) -> None:
         if self._delta is not None:
             version = self._delta.write(catalog, schema, table, self._engine.arrow(catalog, schema, table))
-            self._entry("tables", f"{catalog}.{schema}.{table}")["delta_version"] = version
+            self._meta.entry("tables", f"{catalog}.{schema}.{table}")["delta_version"] = version
 
     def _use(self, catalog: str | None, schema: str | None) -> tuple[str, str] | None:
         if catalog is None:
@@ -506,18 +485,18 @@ class LocalCatalog:
     def _after_write(self, target: list[str], use: tuple[str, str] | None) -> None:
         """Bring metadata and Delta copies up to date after a writing SQL statement."""
         present = {f"{c}.{s}.{t}".lower() for c, s, t in self._engine.tables()}
-        for gone in [n for n in self._meta["tables"] if n not in present]:
-            del self._meta["tables"][gone]
+        for gone in [n for n in self._meta.data["tables"] if n not in present]:
+            del self._meta.data["tables"][gone]
             if self._delta is not None:
                 self._delta.delete(*gone.split("."))
-        full = _resolve(target, use)
+        full = resolve_target(target, use)
         if full in present:
             self._touch(*full.split("."))
         if self._delta is not None:
             for name in present:
-                if "delta_version" not in self._entry("tables", name):
+                if "delta_version" not in self._meta.entry("tables", name):
                     self._mirror(*name.split("."))
-        self._save_meta()
+        self._meta.save()
 
     def _load_delta_tables(self) -> None:
         """Load the Delta tables under root that DuckDB lacks or that changed since we wrote them."""
@@ -526,47 +505,11 @@ class LocalCatalog:
         for catalog, schema, table in self._delta.found():
             name = f"{catalog}.{schema}.{table}"
             version = self._delta.version(catalog, schema, table)
-            if name in known and self._meta["tables"].get(name, {}).get("delta_version") == version:
+            if name in known and self._meta.data["tables"].get(name, {}).get("delta_version") == version:
                 continue
             self.create_schema(f"{catalog}.{schema}", exist_ok=True)
             self._engine.load_arrow(
                 qualified(catalog, schema, table), self._delta.read(catalog, schema, table), replace=True
             )
-            self._entry("tables", name)["delta_version"] = version
-        self._save_meta()
-
-
-def _resolve(target: list[str], use: tuple[str, str] | None) -> str:
-    parts = [p.lower() for p in target]
-    if len(parts) == 3:
-        return ".".join(parts)
-    if use is not None and len(parts) == 2:
-        return f"{use[0]}.{parts[0]}.{parts[1]}"
-    if use is not None and len(parts) == 1:
-        return f"{use[0]}.{use[1]}.{parts[0]}"
-    return ""
-
-
-def _is_arrow(rows: Any) -> bool:
-    return type(rows).__module__.startswith("pyarrow") and hasattr(rows, "num_rows")
-
-
-def _row_keys(row: Any) -> Iterable[str]:
-    if not isinstance(row, Mapping):
-        raise InvalidRequestError(f"Each row must be a dict of column name to value, got {type(row).__name__}.")
-    return row.keys()
-
-
-def _duck_type_of(value: Any) -> str:
-    from dbx_native.local._catalog_types import finalize, infer_type
-
-    inferred = infer_type([value], column="parameter")
-    return finalize(inferred).duckdb if inferred is not None else "VARCHAR"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _clean(err: Exception) -> str:
-    return str(err).replace("uc__", "").split("\n\nLINE")[0]
+            self._meta.entry("tables", name)["delta_version"] = version
+        self._meta.save()

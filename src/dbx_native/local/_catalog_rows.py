@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from dbx_native.errors import InvalidRequestError
 from dbx_native.local._catalog_types import ColumnType, finalize, infer_type
 
-__all__ = ["column_types", "normalize_row"]
+__all__ = [
+    "clean_error",
+    "column_types",
+    "duck_type_of",
+    "is_arrow",
+    "normalize_row",
+    "quote",
+    "resolve_target",
+    "row_keys",
+]
 
 
 def column_types(rows: Sequence[Mapping[str, Any]], declared: Mapping[str, ColumnType]) -> dict[str, ColumnType]:
@@ -85,3 +94,43 @@ def _shape(value: Any, ctype: ColumnType) -> Any:
         key_type, value_type = ctype.children
         return {_shape(k, key_type): _shape(v, value_type) for k, v in value.items()}
     return value
+
+
+def resolve_target(target: list[str], use: tuple[str, str] | None) -> str:
+    """The full name a statement's target refers to, given the session's catalog and schema (`""` if unknown)."""
+    parts = [p.lower() for p in target]
+    if len(parts) == 3:
+        return ".".join(parts)
+    if use is not None and len(parts) == 2:
+        return f"{use[0]}.{parts[0]}.{parts[1]}"
+    if use is not None and len(parts) == 1:
+        return f"{use[0]}.{use[1]}.{parts[0]}"
+    return ""
+
+
+def is_arrow(rows: Any) -> bool:
+    """Whether `rows` is a `pyarrow.Table` (checked without importing pyarrow)."""
+    return type(rows).__module__.startswith("pyarrow") and hasattr(rows, "num_rows")
+
+
+def row_keys(row: Any) -> Iterable[str]:
+    """The column names of one row, which must be a mapping."""
+    if not isinstance(row, Mapping):
+        raise InvalidRequestError(f"Each row must be a dict of column name to value, got {type(row).__name__}.")
+    return row.keys()
+
+
+def duck_type_of(value: Any) -> str:
+    """The DuckDB type of a Python parameter value (`VARCHAR` for None)."""
+    inferred = infer_type([value], column="parameter")
+    return finalize(inferred).duckdb if inferred is not None else "VARCHAR"
+
+
+def quote(name: str) -> str:
+    """Quote an identifier for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def clean_error(err: Exception) -> str:
+    """A DuckDB error message without our database prefix and caret display."""
+    return str(err).replace("uc__", "").split("\n\nLINE")[0]
