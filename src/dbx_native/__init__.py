@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         RateLimitError,
         ServerError,
         ServiceUnavailableError,
+        StreamInterruptedError,
     )
 
 # public name -> module that defines it
@@ -67,6 +68,7 @@ _LAZY: dict[str, str] = {
             "RateLimitError",
             "ServerError",
             "ServiceUnavailableError",
+            "StreamInterruptedError",
         )
     },
 }

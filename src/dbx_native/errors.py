@@ -6,7 +6,8 @@ DbxNativeError
 ├── InvalidRequestError                input refused before anything was sent (also a ValueError)
 ├── APIError                           something went wrong talking to Databricks
 │   ├── APIConnectionError             no HTTP response (refused, reset, DNS)
-│   │   └── APITimeoutError            connect or read timeout
+│   │   ├── APITimeoutError            connect or read timeout
+│   │   └── StreamInterruptedError     a stream broke off (.partial_text holds what arrived)
 │   ├── APIResponseError               a 2xx answer that is not what the API promises
 │   └── APIStatusError                 an HTTP error status: status_code, error_code, request_id, retry_after
 │       ├── BadRequestError            400
@@ -52,6 +53,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "ServiceUnavailableError",
+    "StreamInterruptedError",
 ]
 
 
@@ -130,6 +132,29 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The connect or read timeout passed before a response arrived."""
+
+
+class StreamInterruptedError(APIConnectionError):
+    """A streamed reply broke off before its end.
+
+    Attributes:
+        partial_text: The text received before the break.
+        chunks_received: How many chunks arrived.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial_text: str = "",
+        chunks_received: int = 0,
+        method: str | None = None,
+        url: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url, request_id=request_id, request_sent=True)
+        self.partial_text = partial_text
+        self.chunks_received = chunks_received
 
 
 class APIResponseError(APIError):

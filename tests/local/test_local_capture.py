@@ -99,3 +99,11 @@ def test_record_returns_the_entry_whose_status_is_filled_later() -> None:
     assert entry.status is None
     assert log == [entry]
     assert entry.json() == {"k": 1}
+
+
+def test_maxlen_keeps_only_the_most_recent_requests(ws: LocalWorkspace) -> None:
+    ws.requests.maxlen = 2
+    with ws.intercept():
+        for name in ("a", "b", "c"):
+            requests.get(f"{ws.host}/api/2.0/{name}", timeout=5)
+    assert ws.requests.paths() == ["GET /api/2.0/b", "GET /api/2.0/c"]

@@ -271,3 +271,16 @@ def test_concurrent_requests_are_served_in_parallel(server: ServerHandle, ws: Lo
         t.join()
     assert results == [200] * 20
     assert len(ws.requests) == 20
+
+
+def test_in_process_call_log_of_responses_stays_bounded(ws: LocalWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dbx_native.local import _transport
+
+    monkeypatch.setattr(_transport, "_CALL_LOG_LIMIT", 5)
+    with ws.intercept():
+        for _ in range(12):
+            requests.get(f"{ws.host}/api/2.0/echo/x", headers=AUTH, timeout=5)
+        mock = _transport._INTERCEPTOR._mock
+        assert mock is not None
+        assert len(mock.calls) <= 5
+    assert len(ws.requests) == 12

@@ -44,7 +44,9 @@ class CounterBackend:
         raise LocalApiError(409, "already there", error_code="RESOURCE_ALREADY_EXISTS")
 
 
-def call(ws: LocalWorkspace, method: str, path: str, token: str | None = "any-token", **kwargs: Any) -> requests.Response:
+def call(
+    ws: LocalWorkspace, method: str, path: str, token: str | None = "any-token", **kwargs: Any
+) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     with ws.intercept():
         return requests.request(method, f"{ws.host}{path}", headers=headers, timeout=5, **kwargs)
@@ -255,28 +257,23 @@ def test_other_oauth_grants_are_refused_with_an_oauth_error(ws: LocalWorkspace) 
 # --- catalog delegation --------------------------------------------------------------------------
 
 
-class FakeCatalog:
-    def __init__(self) -> None:
-        self.tables: dict[str, list[dict[str, Any]]] = {}
-
-    def create_table(self, full_name: str, rows: Any, *, primary_key: Any = None) -> dict[str, Any]:
-        self.tables[full_name] = [dict(r) for r in rows]
-        return {"full_name": full_name, "primary_key": primary_key}
-
-    def read_table(self, full_name: str) -> list[dict[str, Any]]:
-        return self.tables[full_name]
-
-
-def test_create_and_read_table_delegate_to_the_catalog() -> None:
+def test_create_and_read_table_go_through_the_local_catalog() -> None:
     ws = LocalWorkspace()
-    ws.catalog = FakeCatalog()
-    info = ws.create_table("main.s.t", [{"id": 1}], primary_key="id")
-    assert info == {"full_name": "main.s.t", "primary_key": "id"}
-    assert ws.read_table("main.s.t") == [{"id": 1}]
+    info = ws.create_table("main.s.t", [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}], primary_key="id")
+    assert info["full_name"] == "main.s.t"
+    assert sorted(ws.read_table("main.s.t"), key=lambda r: int(r["id"])) == [
+        {"id": 1, "name": "a"},
+        {"id": 2, "name": "b"},
+    ]
+    assert ws.catalog.read_table("main.s.t") == ws.read_table("main.s.t")
 
 
-def test_tables_without_a_catalog_raise_a_configuration_error() -> None:
+def test_catalog_and_sql_backends_are_registered_and_reset() -> None:
     ws = LocalWorkspace()
-    ws.catalog = None
-    with pytest.raises(ConfigurationError, match="Unity Catalog"):
-        ws.read_table("main.s.t")
+    assert ws.catalog in ws.backends
+    assert ws.sql in ws.backends
+    ws.create_table("main.s.t", [{"id": 1}])
+    response = call(ws, "GET", "/api/2.1/unity-catalog/tables/main.s.t")
+    assert response.status_code == 200
+    ws.reset()
+    assert call(ws, "GET", "/api/2.1/unity-catalog/tables/main.s.t").status_code == 404

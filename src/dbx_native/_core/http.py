@@ -86,6 +86,10 @@ class HttpResponse:
             self.raw.close()
 
 
+def _encode(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _decode_json(content: bytes, status: int, request_id: str | None) -> Any:
     if not content:
         return None
@@ -198,12 +202,15 @@ class HttpClient:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         timeout: float | None = None,
         stream: bool = False,
         operation: str | None = None,
         span_attributes: Mapping[str, str | int | float | bool | None] | None = None,
+        attempts: int | None = None,
+        traced: bool = True,
     ) -> HttpResponse:
         """Send one logical request (with retries) and return the successful response.
 
@@ -212,12 +219,15 @@ class HttpClient:
             path: Path under the host, starting with `/`.
             params: Query parameters.
             json_body: Body, sent as JSON (encoded once, so every attempt sends the same bytes).
+            content: An already-encoded JSON body (instead of `json_body`).
             headers: Extra headers.
             idempotent: Whether repeating the call is safe; defaults to True for GET/HEAD/PUT/DELETE.
             timeout: Seconds for the whole call, retries included; also caps each attempt's read timeout.
             stream: Leave the body unread (`HttpResponse.iter_lines`).
             operation: Span name (`gateway.chat`); defaults to `METHOD path`.
             span_attributes: Extra span attributes.
+            attempts: Override the policy's `max_attempts` for this call (fallback chains use 1).
+            traced: Open a span for this request (off when the caller owns the operation's span).
 
         Raises:
             APIStatusError: The server answered with an error status (a subclass per status / error code).
@@ -231,12 +241,16 @@ class HttpClient:
             raise InvalidRequestError(f"timeout must be positive seconds, not {timeout!r}")
         url = self.host + path
         is_idempotent = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
-        body = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+        body = content if content is not None else None if json_body is None else _encode(json_body)
         all_headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
         if body is not None:
             all_headers["Content-Type"] = "application/json"
         if headers:
             all_headers.update(headers)
+        if not traced:
+            return self._request_with_retries(
+                method, url, path, params, body, all_headers, is_idempotent, timeout, stream, attempts
+            )
         attrs = {
             "http.request.method": method,
             "url.path": path,
@@ -246,7 +260,7 @@ class HttpClient:
         }
         with self.telemetry.span(operation or f"{method} {path}", attrs) as span:
             response = self._request_with_retries(
-                method, url, path, params, body, all_headers, is_idempotent, timeout, stream
+                method, url, path, params, body, all_headers, is_idempotent, timeout, stream, attempts
             )
             if span.is_recording():
                 span.set_attribute("http.response.status_code", response.status)
@@ -266,8 +280,11 @@ class HttpClient:
         idempotent: bool,
         timeout: float | None,
         stream: bool,
+        max_attempts: int | None = None,
     ) -> HttpResponse:
         policy = self.config.retry
+        if max_attempts is not None and max_attempts != policy.max_attempts:
+            policy = policy.model_copy(update={"max_attempts": max(1, max_attempts)})
         budget = policy.deadline if timeout is None else min(timeout, policy.deadline)
         start = self.clock.monotonic()
         attempts = 0

@@ -90,10 +90,15 @@ class RequestLog(list[CapturedRequest]):
     """The requests a workspace received, oldest first (a `list` with a few helpers).
 
     Appends are thread-safe, so the loopback server can record from its handler threads.
+
+    Attributes:
+        maxlen: Keep only this many most recent requests (`None`, the default: keep all). Set it for
+            long benchmark runs so memory stays flat.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, maxlen: int | None = None) -> None:
         super().__init__()
+        self.maxlen = maxlen
         self._lock = threading.Lock()
 
     def record(self, request: LocalRequest) -> CapturedRequest:
@@ -101,6 +106,8 @@ class RequestLog(list[CapturedRequest]):
         captured = CapturedRequest.from_request(request)
         with self._lock:
             self.append(captured)
+            if self.maxlen is not None and len(self) > self.maxlen:
+                del self[: len(self) - self.maxlen]
         return captured
 
     def filter(self, *, method: str | None = None, path: str | None = None) -> list[CapturedRequest]:

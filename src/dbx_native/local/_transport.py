@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["intercept"]
 
+_CALL_LOG_LIMIT = 1024
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _LOOPBACK = re.compile(r"^https?://(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(?::\d+)?(?:[/?#]|$)", re.I)
 
@@ -112,9 +113,19 @@ class _Interceptor:
             raise requests.ReadTimeout(f"{err} on {request.method} {parts.path}", request=request) from None
         except DroppedConnection as err:
             raise requests.ConnectionError(f"{err} on {request.method} {parts.path}", request=request) from None
+        self._trim_call_log()
         headers = dict(response.headers)
         headers["Content-Length"] = str(len(response.body))
         return response.status, headers, response.body
+
+    def _trim_call_log(self) -> None:
+        # `responses` keeps every call (request and response objects) for its own assertions, which we
+        # never make; a long in-process loop would grow without bound. `ws.requests` is the record.
+        mock = self._mock
+        if mock is not None and len(mock.calls) >= _CALL_LOG_LIMIT:
+            mock.calls.reset()
+            for registered in mock.registered():
+                registered.calls.reset()
 
 
 _INTERCEPTOR = _Interceptor()

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from dbx_native.errors import ConfigurationError
 from dbx_native.local._capture import RequestLog
+from dbx_native.local._catalog import LocalCatalog
 from dbx_native.local._clock import Clock, SystemClock
 from dbx_native.local._faults import FaultInjector
 from dbx_native.local._meta import MetaBackend, TokenAuthority, is_public_path
 from dbx_native.local._router import Backend, Router
+from dbx_native.local._sql import SqlStatementsBackend
 from dbx_native.local._states import StateMachine
 from dbx_native.local._wire import LocalApiError, LocalRequest, LocalResponse
 
@@ -85,9 +86,10 @@ class LocalWorkspace:
         self._org_id = str(workspace_id)
         account_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dbx-native-local/{workspace_id}"))
         self.register(MetaBackend(tokens=self._tokens, workspace_id=workspace_id, account_id=account_id))
-        self.catalog: Any = None
-        self.sql: Any = None
-        self._register_catalog(root)
+        self.catalog = LocalCatalog(root=root)
+        self.sql = SqlStatementsBackend(self.catalog)
+        self.register(self.catalog)
+        self.register(self.sql)
 
     # --- backends -------------------------------------------------------------------------------
 
@@ -101,49 +103,36 @@ class LocalWorkspace:
             self.router.add(route)
         self.backends.append(backend)
 
-    def _register_catalog(self, root: str | os.PathLike[str] | None) -> None:
-        # TODO(h1): import LocalCatalog and SqlStatementsBackend directly once `_catalog.py` and `_sql.py`
-        # land (another change writes them in parallel); until then the workspace runs without tables.
-        try:
-            catalog_module = importlib.import_module("dbx_native.local._catalog")
-            sql_module = importlib.import_module("dbx_native.local._sql")
-        except ModuleNotFoundError as err:
-            if err.name not in ("dbx_native.local._catalog", "dbx_native.local._sql"):
-                raise
-            return
-        self.catalog = catalog_module.LocalCatalog(root=root)
-        self.sql = sql_module.SqlStatementsBackend(self.catalog)
-        self.register(self.catalog)
-        self.register(self.sql)
-
     def create_table(
-        self, full_name: str, rows: Sequence[Mapping[str, Any]], *, primary_key: str | Sequence[str] | None = None
+        self,
+        full_name: str,
+        rows: Sequence[Mapping[str, Any]] | Any,
+        *,
+        schema: Mapping[str, str] | None = None,
+        primary_key: str | Sequence[str] | None = None,
+        mode: Literal["error", "overwrite", "append"] = "error",
+        comment: str | None = None,
     ) -> dict[str, Any]:
-        """Create (or replace) Unity Catalog table `catalog.schema.table` holding `rows`.
+        """Create Unity Catalog table `catalog.schema.table` holding `rows` (see `LocalCatalog.create_table`).
 
         Args:
-            full_name: Three-level table name.
+            full_name: Three-level table name; the catalog and schema are created when missing.
             rows: The rows, as mappings of column name to value.
+            schema: Column name -> Databricks type text, for columns the rows cannot type.
             primary_key: Column(s) making up the primary key, if any.
+            mode: `"error"` if the table exists, `"overwrite"` or `"append"`.
+            comment: The table comment.
 
         Returns:
             The table as `GET /api/2.1/unity-catalog/tables/{full_name}` answers it.
         """
-        result: dict[str, Any] = self._require_catalog().create_table(full_name, rows, primary_key=primary_key)
-        return result
+        return self.catalog.create_table(
+            full_name, rows, schema=schema, primary_key=primary_key, mode=mode, comment=comment
+        )
 
     def read_table(self, full_name: str) -> list[dict[str, Any]]:
-        """The rows of table `catalog.schema.table`."""
-        result: list[dict[str, Any]] = self._require_catalog().read_table(full_name)
-        return result
-
-    def _require_catalog(self) -> Any:
-        if self.catalog is None:
-            raise ConfigurationError(
-                "the local Unity Catalog is not available in this build of dbx_native.local; "
-                "install dbx-native[local] and upgrade dbx-native"
-            )
-        return self.catalog
+        """The rows of table `catalog.schema.table` (see `LocalCatalog.read_table`)."""
+        return self.catalog.read_table(full_name)
 
     def reset(self) -> None:
         """Forget everything: every backend's resources, faults, captured requests, state scripts and
