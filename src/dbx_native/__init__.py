@@ -14,6 +14,7 @@ from dbx_native._version import __version__
 
 if TYPE_CHECKING:
     from dbx_native.config import DbxConfig, RetryPolicy, Timeouts
+    from dbx_native.gateway import Budget, CostLedger, GatewayClient, PiiGuard, Price, PriceTable, RateLimit
     from dbx_native.rest import RestClient
     from dbx_native.errors import (
         APIConnectionError,
@@ -45,6 +46,10 @@ _LAZY: dict[str, str] = {
     "RetryPolicy": "dbx_native.config",
     "Timeouts": "dbx_native.config",
     "RestClient": "dbx_native.rest",
+    **{
+        name: "dbx_native.gateway"
+        for name in ("Budget", "CostLedger", "GatewayClient", "PiiGuard", "Price", "PriceTable", "RateLimit")
+    },
     **{
         name: "dbx_native.errors"
         for name in (

@@ -241,3 +241,20 @@ def test_retries_are_logged_at_info_without_secrets(
     assert len(retry_lines) == 1
     assert "GET /.well-known/databricks-config" in retry_lines[0].getMessage()
     assert CANARY not in caplog.text
+
+
+def test_request_id_is_kept_on_results_and_errors(ws: LocalWorkspace, clock: FakeClock) -> None:
+    client = client_for(ws, clock)
+    response = client._http.request("GET", "/.well-known/databricks-config")
+    assert response.request_id and len(response.request_id) >= 16
+    with pytest.raises(NotFoundError) as info:
+        client.get(PATH)
+    assert info.value.request_id
+    assert info.value.request_id != response.request_id
+    assert info.value.request_id in str(info.value)
+
+
+def test_local_workspace_config_works_in_process() -> None:
+    ws = LocalWorkspace()
+    with ws.intercept():
+        assert RestClient(config=ws.config).get("/.well-known/databricks-config")["workspace_id"] == str(ws.workspace_id)

@@ -21,6 +21,9 @@ AttributeValue = str | bool | int | float
 class _NoSpan:
     """Stands in for a span when telemetry is off: every method is a no-op."""
 
+    def end(self) -> None:
+        pass
+
     def set_attribute(self, key: str, value: Any) -> None:
         pass
 
@@ -48,6 +51,24 @@ class Telemetry:
 
             self._tracer = trace.get_tracer("dbx_native", __version__)
         return self._tracer
+
+    def start(self, name: str, attributes: Mapping[str, AttributeValue | None] | None = None) -> Any:
+        """A span that is not made current (for work that spans a generator's lifetime); end it with `end`."""
+        if not self.enabled:
+            return _NO_SPAN
+        clean = {k: v for k, v in (attributes or {}).items() if v is not None}
+        return self._get_tracer().start_span(name, attributes=clean, record_exception=False)
+
+    @staticmethod
+    def end(span: Any, error: BaseException | None = None) -> None:
+        if span is _NO_SPAN:
+            return
+        if error is not None and span.is_recording():
+            from opentelemetry.trace import Status, StatusCode
+
+            span.set_attribute("error.type", type(error).__name__)
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        span.end()
 
     @contextlib.contextmanager
     def span(self, name: str, attributes: Mapping[str, AttributeValue | None] | None = None) -> Iterator[Any]:

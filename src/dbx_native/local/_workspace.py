@@ -22,6 +22,7 @@ from dbx_native.local._states import StateMachine
 from dbx_native.local._wire import LocalApiError, LocalRequest, LocalResponse
 
 if TYPE_CHECKING:
+    from dbx_native.config import DbxConfig
     from dbx_native.local._server import ServerHandle
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_WORKSPACE_ID", "LocalWorkspace"]
@@ -159,6 +160,16 @@ class LocalWorkspace:
         """Make `token` answer 401 `UNAUTHENTICATED` ("expired") from now on, to test credential refresh."""
         self._tokens.expire(token)
 
+    @property
+    def config(self) -> DbxConfig:
+        """A `DbxConfig` for in-process use (`intercept()`): this workspace's host and a token it accepts.
+
+        Each access issues a fresh token when no fixed token was given; keep the config you use.
+        """
+        from dbx_native.config import DbxConfig
+
+        return DbxConfig(host=self.host, token=self.client_token())
+
     def client_token(self) -> str:
         """A token a client can use: the fixed one if given, otherwise a freshly issued one."""
         return self._tokens.required or self._tokens.issue()
@@ -181,6 +192,8 @@ class LocalWorkspace:
         captured = self.requests.record(request)
         response = self._answer(request)
         response.headers.setdefault("X-Databricks-Org-Id", self._org_id)
+        # Every real workspace response carries a request id; clients keep it on results and errors.
+        response.headers.setdefault("x-request-id", uuid.uuid4().hex)
         captured.status = response.status
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s -> %d", request.method, request.path, response.status)
