@@ -21,7 +21,7 @@ class RestClient(BaseClient):
         >>> ws = LocalWorkspace()
         >>> with ws.intercept():
         ...     client = RestClient(config=ws.config)
-        ...     client.get("/.well-known/databricks-config")["workspace_id"] == ws.workspace_id
+        ...     client.get("/.well-known/databricks-config")["workspace_id"] == str(ws.workspace_id)
         True
     """
 
