@@ -1,0 +1,28 @@
+"""A project's Databricks-native score: which of the checklist's twelve components it really uses.
+
+```python
+from dbx_native.audit import audit_project
+
+report = audit_project("path/to/repo")
+report.score, report.total          # e.g. 5, 12
+for c in report.components:
+    c.name, c.used, c.confidence, [str(e) for e in c.evidence]
+```
+"""
+
+from __future__ import annotations
+
+from dbx_native.audit._audit import audit_project
+from dbx_native.audit._report import AuditReport, ComponentResult, Evidence, render
+from dbx_native.audit._rules import COMPONENTS, EXTRAS, Component
+
+__all__ = [
+    "COMPONENTS",
+    "EXTRAS",
+    "AuditReport",
+    "Component",
+    "ComponentResult",
+    "Evidence",
+    "audit_project",
+    "render",
+]
