@@ -14,7 +14,16 @@ from dbx_native._version import __version__
 
 if TYPE_CHECKING:
     from dbx_native.config import DbxConfig, RetryPolicy, Timeouts
-    from dbx_native.gateway import Budget, CostLedger, GatewayClient, PiiGuard, Price, PriceTable, RateLimit
+    from dbx_native.gateway import (
+        Budget,
+        CostLedger,
+        GatewayClient,
+        GatewayConfig,
+        PiiGuard,
+        Price,
+        PriceTable,
+        RateLimit,
+    )
     from dbx_native.rest import RestClient
     from dbx_native.errors import (
         APIConnectionError,
@@ -48,7 +57,16 @@ _LAZY: dict[str, str] = {
     "RestClient": "dbx_native.rest",
     **{
         name: "dbx_native.gateway"
-        for name in ("Budget", "CostLedger", "GatewayClient", "PiiGuard", "Price", "PriceTable", "RateLimit")
+        for name in (
+            "Budget",
+            "CostLedger",
+            "GatewayClient",
+            "GatewayConfig",
+            "PiiGuard",
+            "Price",
+            "PriceTable",
+            "RateLimit",
+        )
     },
     **{
         name: "dbx_native.errors"

@@ -27,6 +27,16 @@ class RestClient(BaseClient):
 
     _client_name: ClassVar[str] = "rest"
 
+    @classmethod
+    def sharing(cls, other: BaseClient) -> RestClient:
+        """A RestClient that uses another client's config, connection pool and credentials (no new session)."""
+        if isinstance(other, RestClient):
+            return other
+        clone = cls.__new__(cls)
+        clone._config = other.config
+        clone._http = other._http
+        return clone
+
     def request(
         self,
         method: str,
