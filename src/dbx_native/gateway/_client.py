@@ -14,7 +14,14 @@ from dbx_native._core.clock import Clock
 from dbx_native._core.http import HttpResponse
 from dbx_native._core.logs import get_logger
 from dbx_native.config import DbxConfig
-from dbx_native.errors import APIError, APIResponseError, InvalidRequestError, StreamInterruptedError
+from dbx_native.errors import (
+    APIError,
+    APIResponseError,
+    BadRequestError,
+    GuardrailError,
+    InvalidRequestError,
+    StreamInterruptedError,
+)
 from dbx_native.gateway._cost import Budget, CostLedger, PriceTable
 from dbx_native.gateway._guard import PiiGuard
 from dbx_native.gateway._models import ChatChunk, ChatResponse, CompletionResponse, EmbeddingResponse, Usage
@@ -502,6 +509,8 @@ class GatewayClient(BaseClient):
                     traced=False,
                 )
             except APIError as err:
+                if isinstance(err, BadRequestError) and _is_guardrail_block(err):
+                    raise _guardrail_error(err, endpoint) from err
                 if last or not triggers_fallback(err) or remaining <= 0:
                     raise
                 _log.info("endpoint %s failed (%s); falling back to %s", endpoint, type(err).__name__, plan[i + 1])
@@ -536,6 +545,35 @@ class GatewayClient(BaseClient):
         if cost is not None:
             attrs["dbx_native.cost"] = cost
         return attrs
+
+
+_GUARDRAIL_WORDS = ("guardrail", "pii", "invalid keyword", "safety filter", "unsafe content")
+
+
+def _is_guardrail_block(err: BadRequestError) -> bool:
+    """AI Gateway guardrail blocks are 400s; recognise them by error code, error details or wording."""
+    if err.error_code and "GUARDRAIL" in err.error_code.upper():
+        return True
+    message = err.message.lower()
+    return any(word in message for word in _GUARDRAIL_WORDS)
+
+
+def _guardrail_error(err: BadRequestError, endpoint: str) -> GuardrailError:
+    stage = None
+    reason = err.error_code or "guardrail"
+    details = err.body.get("details") if isinstance(err.body, dict) else None
+    for detail in details or []:
+        meta = detail.get("metadata") if isinstance(detail, dict) else None
+        if isinstance(meta, dict):
+            stage = meta.get("direction") or stage
+            reason = meta.get("guardrail") or reason
+    if stage is None:
+        stage = "output" if "output" in err.message.lower() or "response" in err.message.lower() else "input"
+    return GuardrailError(
+        f"AI Gateway guardrail on endpoint {endpoint!r} blocked the {stage}: {err.message}",
+        reason=str(reason),
+        stage=str(stage),
+    )
 
 
 def _parse_structured(model_cls: type, text: str, request_id: str | None) -> Any:
