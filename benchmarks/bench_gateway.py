@@ -45,11 +45,10 @@ def main() -> int:
         url = f"{server.host}/serving-endpoints/chat/invocations"
         headers = {"Authorization": f"Bearer {server.token}"}
         bare = requests.Session()
+        body = {"messages": MESSAGES}
         gw = GatewayClient("chat", config=DbxConfig(host=server.host, token=server.token))
         cases: dict[str, Callable[[], object]] = {
-            "bare requests.Session (floor)": lambda: bare.post(
-                url, json={"messages": MESSAGES}, headers=headers
-            ).json(),
+            "bare requests.Session (floor)": lambda: bare.post(url, json=body, headers=headers).json(),
             "dbx-native GatewayClient.chat": lambda: gw.chat(MESSAGES).text,
         }
         from databricks.sdk import WorkspaceClient
