@@ -20,6 +20,7 @@ EXPECTED_TOP_LEVEL = {
     "BadRequestError",
     "Budget",
     "BudgetExceededError",
+    "BundleInspector",
     "CostLedger",
     "GatewayClient",
     "PiiGuard",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dbx_native._version import __version__
 
 if TYPE_CHECKING:
+    from dbx_native.bundles import BundleInspector
     from dbx_native.config import DbxConfig, RetryPolicy, Timeouts
     from dbx_native.gateway import (
         Budget,
@@ -55,6 +56,7 @@ _LAZY: dict[str, str] = {
     "RetryPolicy": "dbx_native.config",
     "Timeouts": "dbx_native.config",
     "RestClient": "dbx_native.rest",
+    "BundleInspector": "dbx_native.bundles",
     **{
         name: "dbx_native.gateway"
         for name in (

@@ -64,7 +64,7 @@ def _scan_bundle(root: str, rel: str, out: Collector, lines: _Lines, problems: l
     bundle_dir = os.path.dirname(rel)
     prefix = f"{bundle_dir}/" if bundle_dir else ""
     try:
-        bi = BundleInspector.load(os.path.join(root, rel))
+        bi = BundleInspector.load(os.path.join(root, rel), load_python=False)  # never run the audited code
         target = bi.default_target or bi.targets[0]
         resources = bi.inventory(target).resources
     except BundleError as err:

@@ -52,8 +52,10 @@ class BundleInspector:
         variables: Mapping[str, Any] | None = None,
         schema: BundleSchema | None = None,
         environ: Mapping[str, str] | None = None,
+        load_python: bool = True,
     ) -> None:
         self._loaded = loaded
+        self._load_python = load_python
         self._overrides = dict(variables or {})
         self._schema = schema
         # BUNDLE_VAR_* are read once, when loading, so an inspector gives the same answers throughout.
@@ -69,6 +71,7 @@ class BundleInspector:
         *,
         variables: Mapping[str, Any] | None = None,
         schema: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        load_python: bool = True,
     ) -> BundleInspector:
         """Read a bundle.
 
@@ -76,6 +79,8 @@ class BundleInspector:
             path: The bundle directory, or its root configuration file.
             variables: Variable values that override everything else (like ``--var name=value``).
             schema: The bundle JSON schema (path or parsed), to report unknown keys in :meth:`validate`.
+            load_python: Load Python-defined resources (``python.resources``) when ``databricks-bundles`` is
+                installed, which runs the project's code as the CLI does; ``False`` to never run it.
 
         Returns:
             The inspector; targets are resolved lazily, on first use.
@@ -85,7 +90,8 @@ class BundleInspector:
                 rule is broken.
         """
         loaded = load_files(Path(path))
-        return cls(loaded, variables=variables, schema=load_schema(schema) if schema is not None else None)
+        parsed = load_schema(schema) if schema is not None else None
+        return cls(loaded, variables=variables, schema=parsed, load_python=load_python)
 
     @property
     def root(self) -> Path:
@@ -163,7 +169,8 @@ class BundleInspector:
         cached = self._inventories.get(name)
         if cached is None:
             with gc_paused():  # resolution builds a full copy of the configuration: see _yaml.gc_paused
-                cached = resolve_target(self._loaded.config, name, self._overrides, self._env)
+                root = self._loaded.root if self._load_python else None
+                cached = resolve_target(self._loaded.config, name, self._overrides, self._env, root=root)
             self._inventories[name] = cached
         return cached
 

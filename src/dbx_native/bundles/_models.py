@@ -88,6 +88,7 @@ class BundleInventory:
         permissions: The resolved top-level ``permissions``.
         unresolved: References that could not be resolved offline, one entry per expression.
         python: The ``python`` section (Python-defined resources and mutators), if any.
+        python_status: Whether the Python resources were loaded (``"loaded"``) or why not; ``None`` without any.
     """
 
     name: str
@@ -102,6 +103,7 @@ class BundleInventory:
     permissions: list[Any] = field(default_factory=list)
     unresolved: tuple[Reference, ...] = ()
     python: dict[str, Any] | None = None
+    python_status: str | None = None
 
     def resource(self, resource_type: str, key: str) -> dict[str, Any] | None:
         """Return one resource's resolved configuration, or ``None`` if the target has no such resource."""

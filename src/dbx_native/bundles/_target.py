@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from dbx_native.bundles._interp import Resolver, Unresolved, VariableState
 from dbx_native.bundles._merge import apply_presets, deep_merge, merge_keyed_lists, mode_presets
 from dbx_native.bundles._models import BundleInventory, Variable
+from dbx_native.bundles._python import load_python_resources
 from dbx_native.errors import BundleError
 
 __all__ = ["declared_variables", "default_target", "resolve_target", "target_names", "targets_section"]
@@ -133,10 +135,39 @@ def _workspace_defaults(workspace: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _add_python_resources(
+    merged: dict[str, Any], python: Any, states: Mapping[str, VariableState], root: Path | None
+) -> str | None:
+    # The CLI loads Python resources after merging the target and before presets and interpolation.
+    if not isinstance(python, dict) or not python.get("resources"):
+        return None
+    if root is None:
+        return "not loaded: running project code was turned off"
+    values = {var: state.value for var, state in states.items()}
+    added, status = load_python_resources(root, merged, python, values)
+    resources = dict(merged["resources"])
+    for rtype, items in added.items():
+        resources[rtype] = {**(resources.get(rtype) or {}), **items}
+    merged["resources"] = merge_keyed_lists(resources)
+    return status
+
+
 def resolve_target(
-    config: Mapping[str, Any], name: str, overrides: Mapping[str, Any], env: Mapping[str, str]
+    config: Mapping[str, Any],
+    name: str,
+    overrides: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    root: Path | None = None,
 ) -> BundleInventory:
     """Resolve the bundle for one target.
+
+    Args:
+        config: The merged configuration of all files.
+        name: The target.
+        overrides: Variable values given explicitly.
+        env: ``BUNDLE_VAR_*`` environment variables.
+        root: The bundle root, to load Python-defined resources from; ``None`` to not run Python code.
 
     Raises:
         BundleError: The target does not exist or references form a cycle.
@@ -148,12 +179,14 @@ def resolve_target(
     if not isinstance(target, dict):
         raise BundleError(f"target {name!r} must be a mapping of settings")
     merged = _merge_target(config, name, target)
+    target_vars = target.get("variables") or {}
+    states = _variable_states(declared_variables(config), target_vars, overrides, env)
+    python = merged.get("python") or (merged.get("experimental") or {}).get("python")
+    python_status = _add_python_resources(merged, python, states, root)
     mode = target.get("mode")
     presets = mode_presets(mode, merged.get("presets") or {})
     merged["resources"] = apply_presets(merged["resources"], presets)
     merged["workspace"] = _workspace_defaults(merged.get("workspace") or {})
-    target_vars = target.get("variables") or {}
-    states = _variable_states(declared_variables(config), target_vars, overrides, env)
     resolver = Resolver(merged, states)
     resolved: dict[str, Any] = {}
     for section in ("bundle", "workspace", "resources", "presets", "run_as", "permissions"):
@@ -169,7 +202,6 @@ def resolve_target(
                 resolver.record(f"${{var.{var_name}}}", value.reason, ["variables", var_name])
             value = None
         variables[var_name] = value
-    python = merged.get("python") or (merged.get("experimental") or {}).get("python")
     return BundleInventory(
         name=str(resolved["bundle"].get("name") or ""),
         target=name,
@@ -183,4 +215,5 @@ def resolve_target(
         permissions=list(resolved.get("permissions") or []),
         unresolved=resolver.unresolved,
         python=python if isinstance(python, dict) else None,
+        python_status=python_status,
     )

@@ -24,6 +24,9 @@ def register(subparsers: Any) -> None:
         sub.add_argument("path", metavar="PATH", help="bundle directory or its databricks.yml")
         sub.add_argument("--format", choices=_FORMATS, default="table", help="output format (default: table)")
         sub.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="set a variable")
+        sub.add_argument(
+            "--no-python", action="store_true", help="do not run the project's Python-defined resources (python:)"
+        )
 
     inspect = commands.add_parser("inspect", help="resources, variables and workspace of a target")
     common(inspect)
@@ -52,7 +55,9 @@ def _load(args: argparse.Namespace) -> BundleInspector:
         if not sep:
             raise SystemExit(f"dbx-native bundle: --var takes NAME=VALUE, got {item!r}")
         variables[name] = value
-    return BundleInspector.load(args.path, variables=variables, schema=getattr(args, "schema", None))
+    return BundleInspector.load(
+        args.path, variables=variables, schema=getattr(args, "schema", None), load_python=not args.no_python
+    )
 
 
 def _run(args: argparse.Namespace, action: Any) -> int:
