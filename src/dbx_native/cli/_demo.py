@@ -91,5 +91,38 @@ def run(args: argparse.Namespace) -> int:
         print(f"    WorkspaceClient.tables.get -> {info.full_name}, {len(info.columns or [])} columns")
         client.close()
 
+        _gateway_step(7, ws, config)
+
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _gateway_step(n: int, ws: Any, config: Any) -> None:
+    from dbx_native.gateway import GatewayClient, PiiGuard, Price, PriceTable
+
+    _step(n, "GatewayClient: fallback on 503, cost, PII masked before the model sees it")
+    verdict = "Merchant m_002: 7 chargebacks in 30 days and a 0.81 risk score: review before approving."
+    ws.serving.create_endpoint("fraud-llm", model=["(unused: this endpoint is failing)"])
+    ws.serving.create_endpoint("fraud-llm-backup", model=[verdict])
+    ws.faults.add(status=503, times=None, path="/serving-endpoints/fraud-llm/")
+    prices = PriceTable(
+        {
+            "fraud-llm": Price(input_per_million_tokens=3.0, output_per_million_tokens=15.0),
+            "fraud-llm-backup": Price(input_per_million_tokens=0.5, output_per_million_tokens=1.5),
+        }
+    )
+    gw = GatewayClient(
+        "fraud-llm", fallbacks=["fraud-llm-backup"], config=config, prices=prices, guard=PiiGuard(input="mask")
+    )
+    question = "Card 4111 1111 1111 1111 (holder jane.doe@example.com) was declined twice at m_002. Risky?"
+    reply = gw.chat([{"role": "user", "content": question}], max_tokens=128)
+    sent = ws.requests.filter(path="/serving-endpoints/fraud-llm-backup/invocations")[-1].json()
+    print(f"    asked     {question}")
+    print(f"    model saw {sent['messages'][0]['content']}")
+    print(f"    answered  {reply.text}")
+    cost = reply.cost.total if reply.cost else 0.0
+    print(
+        f"    endpoint {reply.endpoint} after {reply.fallbacks_tried} failed; "
+        f"{reply.usage.total_tokens} tokens, cost ${cost:.6f}; ledger total ${gw.ledger.total:.6f}"
+    )
+    ws.faults.clear()
