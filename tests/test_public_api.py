@@ -98,3 +98,9 @@ def test_autospecced_client_records_calls() -> None:
     fake.get.assert_called_once_with("/api/2.0/x", timeout=3)
     with pytest.raises(TypeError):
         fake.get("/a", "positional-not-allowed")
+
+
+def test_every_lazy_name_is_in_all_and_resolves() -> None:
+    lazy = dbx_native._LAZY  # type: ignore[attr-defined]
+    assert set(lazy) <= set(dbx_native.__all__)
+    assert set(dbx_native.__all__) - set(lazy) - set(errors.__all__) == {"__version__"}

@@ -10,7 +10,9 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from dbx_native import errors as _errors
 from dbx_native._version import __version__
+from dbx_native.errors import *  # noqa: F403 - the error tree is cheap (no dependencies) and always public
 
 if TYPE_CHECKING:
     from dbx_native.bundles import BundleInspector
@@ -26,29 +28,6 @@ if TYPE_CHECKING:
         RateLimit,
     )
     from dbx_native.rest import RestClient
-    from dbx_native.errors import (
-        APIConnectionError,
-        APIError,
-        APIResponseError,
-        APIStatusError,
-        APITimeoutError,
-        AuthenticationError,
-        BadRequestError,
-        BudgetExceededError,
-        BundleError,
-        ConfigurationError,
-        ConflictError,
-        DbxNativeError,
-        GuardrailError,
-        InvalidRequestError,
-        NotFoundError,
-        OperationTimeoutError,
-        PermissionDeniedError,
-        RateLimitError,
-        ServerError,
-        ServiceUnavailableError,
-        StreamInterruptedError,
-    )
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -70,35 +49,25 @@ _LAZY: dict[str, str] = {
             "RateLimit",
         )
     },
-    **{
-        name: "dbx_native.errors"
-        for name in (
-            "APIConnectionError",
-            "APIError",
-            "APIResponseError",
-            "APIStatusError",
-            "APITimeoutError",
-            "AuthenticationError",
-            "BadRequestError",
-            "BudgetExceededError",
-            "BundleError",
-            "ConfigurationError",
-            "ConflictError",
-            "DbxNativeError",
-            "GuardrailError",
-            "InvalidRequestError",
-            "NotFoundError",
-            "OperationTimeoutError",
-            "PermissionDeniedError",
-            "RateLimitError",
-            "ServerError",
-            "ServiceUnavailableError",
-            "StreamInterruptedError",
-        )
-    },
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
+__all__ = [
+    "Budget",
+    "BundleInspector",
+    "CostLedger",
+    "DbxConfig",
+    "GatewayClient",
+    "GatewayConfig",
+    "PiiGuard",
+    "Price",
+    "PriceTable",
+    "RateLimit",
+    "RestClient",
+    "RetryPolicy",
+    "Timeouts",
+    "__version__",
+    *_errors.__all__,
+]
 
 logging.getLogger("dbx_native").addHandler(logging.NullHandler())
 
