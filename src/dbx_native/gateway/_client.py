@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import requests
@@ -18,13 +16,13 @@ from dbx_native.errors import (
     APIError,
     APIResponseError,
     BadRequestError,
-    GuardrailError,
     InvalidRequestError,
     StreamInterruptedError,
 )
 from dbx_native.gateway._cost import Budget, CostLedger, PriceTable
-from dbx_native.gateway._guard import PiiGuard
-from dbx_native.gateway._models import ChatChunk, ChatResponse, CompletionResponse, EmbeddingResponse, Usage
+from dbx_native.gateway._embed import EmbeddingsMixin
+from dbx_native.gateway._guard import PiiGuard, guardrail_error, is_guardrail_block
+from dbx_native.gateway._models import ChatChunk, ChatResponse, CompletionResponse, Usage
 from dbx_native.gateway._quirks import ModelQuirks, flatten_content, quirks_for
 from dbx_native.gateway._ratelimit import RateLimit
 from dbx_native.gateway._routing import Routing, triggers_fallback
@@ -37,6 +35,7 @@ from dbx_native.gateway._wire import (
     estimate_tokens,
     parse_chat,
     parse_sse,
+    parse_structured,
     response_format_payload,
     usage_from,
 )
@@ -47,7 +46,7 @@ _log = get_logger("dbx_native.gateway")
 _MAX_EMBED_BATCH = 2048
 
 
-class GatewayClient(BaseClient):
+class GatewayClient(EmbeddingsMixin, BaseClient):
     """Chat, streaming, embeddings and completions on Databricks serving endpoints.
 
     Args:
@@ -163,7 +162,7 @@ class GatewayClient(BaseClient):
                 if isinstance(message.get("content"), str):
                     message = {**message, "content": text}
             cost = self.prices.cost(endpoint, result.usage) if self.prices else None
-            parsed = _parse_structured(model_cls, text, response.request_id) if model_cls else None
+            parsed = parse_structured(model_cls, text, response.request_id) if model_cls else None
             self.ledger.record(route=self.route, endpoint=endpoint, cost=cost, usage=result.usage, tags=tags)
             final = result.model_copy(
                 update={
@@ -325,7 +324,7 @@ class GatewayClient(BaseClient):
             out.append(m)
         return out
 
-    # --- completions and embeddings -------------------------------------------------------------
+    # --- completions -------------------------------------------------------------
 
     def complete(
         self,
@@ -386,77 +385,6 @@ class GatewayClient(BaseClient):
                 latency_s=self._http.clock.monotonic() - start,
             )
 
-    def embed(
-        self,
-        texts: Sequence[str],
-        *,
-        route: str | None = None,
-        batch_size: int = 64,
-        max_concurrency: int = 4,
-        timeout: float | None = None,
-    ) -> EmbeddingResponse:
-        """Embed texts in batches (bounded concurrency); vectors come back in input order.
-
-        Args:
-            texts: The texts.
-            route: The embedding endpoint (defaults to this client's route).
-            batch_size: Texts per request.
-            max_concurrency: Requests in flight at once.
-            timeout: Seconds for each batch, retries included.
-
-        Raises:
-            InvalidRequestError: No texts, a non-string text, or bad batch settings (nothing sent).
-            APIResponseError: The endpoint answered a different number of vectors or mixed dimensions.
-        """
-        if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
-            raise InvalidRequestError("texts must be a non-empty list of strings")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InvalidRequestError(f"texts[{i}] must be a string, not {type(text).__name__}")
-        if not 1 <= batch_size <= _MAX_EMBED_BATCH or max_concurrency < 1:
-            raise InvalidRequestError(f"batch_size must be 1..{_MAX_EMBED_BATCH} and max_concurrency >= 1")
-        routing = Routing(route) if route else self.routing
-        batches = [list(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
-        with self._http.telemetry.span(f"embeddings {routing.name}", {"gen_ai.operation.name": "embeddings"}):
-            if len(batches) == 1 or max_concurrency == 1:
-                results = [self._embed_batch(routing, b, timeout) for b in batches]
-            else:
-                with ThreadPoolExecutor(max_workers=min(max_concurrency, len(batches))) as pool:
-                    results = list(pool.map(lambda b: self._embed_batch(routing, b, timeout), batches))
-        vectors = [v for batch_vectors, _, _ in results for v in batch_vectors]
-        dims = {len(v) for v in vectors}
-        if len(dims) > 1:
-            raise APIResponseError(f"the endpoint answered vectors of mixed dimensions {sorted(dims)}")
-        usage = Usage(
-            prompt_tokens=sum(u.prompt_tokens for _, u, _ in results),
-            total_tokens=sum(u.total_tokens for _, u, _ in results),
-            estimated=any(u.estimated for _, u, _ in results),
-        )
-        endpoint = results[0][2]
-        self.ledger.record(
-            route=routing.name,
-            endpoint=endpoint,
-            cost=self.prices.cost(endpoint, usage) if self.prices else None,
-            usage=usage,
-        )
-        return EmbeddingResponse(vectors=vectors, dimension=dims.pop() if dims else 0, usage=usage, endpoint=endpoint)
-
-    def _embed_batch(
-        self, routing: Routing, batch: list[str], timeout: float | None
-    ) -> tuple[list[list[float]], Usage, str]:
-        endpoint, response = self._send_plan(routing.plan(), {"input": batch}, timeout, stream=False)[:2]
-        body = response.json()
-        data = body.get("data") if isinstance(body, Mapping) else None
-        if not isinstance(data, list) or len(data) != len(batch):
-            raise APIResponseError(
-                f"embedding endpoint {endpoint!r} answered {len(data) if isinstance(data, list) else 'no'} vectors "
-                f"for {len(batch)} texts",
-                request_id=response.request_id,
-            )
-        ordered = sorted(data, key=lambda d: d.get("index", 0))
-        vectors = [[float(x) for x in d["embedding"]] for d in ordered]
-        return vectors, usage_from(body.get("usage"), prompt_text="".join(batch), completion_text=""), endpoint
-
     # --- the shared path -----------------------------------------------------------------------
 
     def _invoke(
@@ -509,8 +437,8 @@ class GatewayClient(BaseClient):
                     traced=False,
                 )
             except APIError as err:
-                if isinstance(err, BadRequestError) and _is_guardrail_block(err):
-                    raise _guardrail_error(err, endpoint) from err
+                if isinstance(err, BadRequestError) and is_guardrail_block(err):
+                    raise guardrail_error(err, endpoint) from err
                 if last or not triggers_fallback(err) or remaining <= 0:
                     raise
                 _log.info("endpoint %s failed (%s); falling back to %s", endpoint, type(err).__name__, plan[i + 1])
@@ -545,46 +473,3 @@ class GatewayClient(BaseClient):
         if cost is not None:
             attrs["dbx_native.cost"] = cost
         return attrs
-
-
-_GUARDRAIL_WORDS = ("guardrail", "pii", "invalid keyword", "safety filter", "unsafe content")
-
-
-def _is_guardrail_block(err: BadRequestError) -> bool:
-    """AI Gateway guardrail blocks are 400s; recognise them by error code, error details or wording."""
-    if err.error_code and "GUARDRAIL" in err.error_code.upper():
-        return True
-    message = err.message.lower()
-    return any(word in message for word in _GUARDRAIL_WORDS)
-
-
-def _guardrail_error(err: BadRequestError, endpoint: str) -> GuardrailError:
-    stage = None
-    reason = err.error_code or "guardrail"
-    details = err.body.get("details") if isinstance(err.body, dict) else None
-    for detail in details or []:
-        meta = detail.get("metadata") if isinstance(detail, dict) else None
-        if isinstance(meta, dict):
-            stage = meta.get("direction") or stage
-            reason = meta.get("guardrail") or reason
-    if stage is None:
-        stage = "output" if "output" in err.message.lower() or "response" in err.message.lower() else "input"
-    return GuardrailError(
-        f"AI Gateway guardrail on endpoint {endpoint!r} blocked the {stage}: {err.message}",
-        reason=str(reason),
-        stage=str(stage),
-    )
-
-
-def _parse_structured(model_cls: type, text: str, request_id: str | None) -> Any:
-    try:
-        return model_cls.model_validate_json(text)  # type: ignore[attr-defined]
-    except ValueError as err:
-        snippet = text[:120]
-        raise APIResponseError(
-            f"the reply does not fit {model_cls.__name__}: {str(err).splitlines()[0]} (reply starts {snippet!r}); "
-            "the model may not support structured output on this endpoint",
-            request_id=request_id,
-        ) from None
-    except TypeError:  # pragma: no cover - model_cls is checked to be a Pydantic model
-        return json.loads(text)

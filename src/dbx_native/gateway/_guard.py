@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from dbx_native.errors import GuardrailError, InvalidRequestError
+from dbx_native.errors import BadRequestError, GuardrailError, InvalidRequestError
 
-__all__ = ["PiiFinding", "PiiGuard"]
+__all__ = ["PiiFinding", "PiiGuard", "guardrail_error", "is_guardrail_block"]
 
 Mode = Literal["mask", "block", "off"]
 _MODES = ("mask", "block", "off")
@@ -199,3 +199,32 @@ class PiiGuard:
                 stage=stage,
             )
         return list(texts)
+
+
+_GUARDRAIL_WORDS = ("guardrail", "pii", "invalid keyword", "safety filter", "unsafe content")
+
+
+def is_guardrail_block(err: BadRequestError) -> bool:
+    """AI Gateway guardrail blocks are 400s; recognise them by error code, error details or wording."""
+    if err.error_code and "GUARDRAIL" in err.error_code.upper():
+        return True
+    message = err.message.lower()
+    return any(word in message for word in _GUARDRAIL_WORDS)
+
+
+def guardrail_error(err: BadRequestError, endpoint: str) -> GuardrailError:
+    stage = None
+    reason = err.error_code or "guardrail"
+    details = err.body.get("details") if isinstance(err.body, dict) else None
+    for detail in details or []:
+        meta = detail.get("metadata") if isinstance(detail, dict) else None
+        if isinstance(meta, dict):
+            stage = meta.get("direction") or stage
+            reason = meta.get("guardrail") or reason
+    if stage is None:
+        stage = "output" if "output" in err.message.lower() or "response" in err.message.lower() else "input"
+    return GuardrailError(
+        f"AI Gateway guardrail on endpoint {endpoint!r} blocked the {stage}: {err.message}",
+        reason=str(reason),
+        stage=str(stage),
+    )

@@ -17,6 +17,7 @@ __all__ = [
     "estimate_tokens",
     "parse_chat",
     "parse_sse",
+    "parse_structured",
     "response_format_payload",
     "usage_from",
 ]
@@ -263,3 +264,17 @@ def chunk_from_event(event: Mapping[str, Any], *, endpoint: str) -> tuple[ChatCh
     )
     usage = event.get("usage")
     return chunk, usage if isinstance(usage, Mapping) else None
+
+
+def parse_structured(model_cls: type, text: str, request_id: str | None) -> Any:
+    try:
+        return model_cls.model_validate_json(text)  # type: ignore[attr-defined]
+    except ValueError as err:
+        snippet = text[:120]
+        raise APIResponseError(
+            f"the reply does not fit {model_cls.__name__}: {str(err).splitlines()[0]} (reply starts {snippet!r}); "
+            "the model may not support structured output on this endpoint",
+            request_id=request_id,
+        ) from None
+    except TypeError:  # pragma: no cover - model_cls is checked to be a Pydantic model
+        return json.loads(text)
