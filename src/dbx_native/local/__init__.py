@@ -19,6 +19,15 @@ if TYPE_CHECKING:
     from dbx_native.local._faults import DroppedConnection, Fault, FaultInjector, SimulatedReadTimeout
     from dbx_native.local._router import Backend, Route, Router
     from dbx_native.local._server import ServerHandle
+    from dbx_native.local._serving import ServingBackend
+    from dbx_native.local._serving_models import (
+        ChatModel,
+        Embedder,
+        HashingEmbedder,
+        ScriptedChatModel,
+        ScriptedReply,
+        count_tokens,
+    )
     from dbx_native.local._states import StateMachine
     from dbx_native.local._wire import LocalApiError, LocalRequest, LocalResponse
     from dbx_native.local._workspace import DEFAULT_HOST, LocalWorkspace
@@ -27,11 +36,14 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "Backend": "dbx_native.local._router",
     "CapturedRequest": "dbx_native.local._capture",
+    "ChatModel": "dbx_native.local._serving_models",
     "Clock": "dbx_native.local._clock",
     "DEFAULT_HOST": "dbx_native.local._workspace",
     "DroppedConnection": "dbx_native.local._faults",
+    "Embedder": "dbx_native.local._serving_models",
     "Fault": "dbx_native.local._faults",
     "FaultInjector": "dbx_native.local._faults",
+    "HashingEmbedder": "dbx_native.local._serving_models",
     "LocalApiError": "dbx_native.local._wire",
     "LocalRequest": "dbx_native.local._wire",
     "LocalResponse": "dbx_native.local._wire",
@@ -39,20 +51,27 @@ _LAZY: dict[str, str] = {
     "RequestLog": "dbx_native.local._capture",
     "Route": "dbx_native.local._router",
     "Router": "dbx_native.local._router",
+    "ScriptedChatModel": "dbx_native.local._serving_models",
+    "ScriptedReply": "dbx_native.local._serving_models",
     "ServerHandle": "dbx_native.local._server",
+    "ServingBackend": "dbx_native.local._serving",
     "SimulatedReadTimeout": "dbx_native.local._faults",
     "StateMachine": "dbx_native.local._states",
     "SystemClock": "dbx_native.local._clock",
+    "count_tokens": "dbx_native.local._serving_models",
 }
 
 __all__ = [
     "DEFAULT_HOST",
     "Backend",
     "CapturedRequest",
+    "ChatModel",
     "Clock",
     "DroppedConnection",
+    "Embedder",
     "Fault",
     "FaultInjector",
+    "HashingEmbedder",
     "LocalApiError",
     "LocalRequest",
     "LocalResponse",
@@ -60,10 +79,14 @@ __all__ = [
     "RequestLog",
     "Route",
     "Router",
+    "ScriptedChatModel",
+    "ScriptedReply",
     "ServerHandle",
+    "ServingBackend",
     "SimulatedReadTimeout",
     "StateMachine",
     "SystemClock",
+    "count_tokens",
 ]
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from dbx_native.errors import InvalidRequestError
@@ -59,6 +60,8 @@ class Fault:
         drop_connection: Close the connection without an answer.
         read_timeout: Answer nothing, as when the client's read timeout passes.
         malformed_body: Answer with a body that is not JSON.
+        drop_after_events: Let the request through, then drop the connection after this many pieces of a
+            streamed answer (Server-Sent Events); a whole (not streamed) body counts as one piece.
         hits: How many requests this fault has answered so far.
     """
 
@@ -73,6 +76,7 @@ class Fault:
     drop_connection: bool = False
     read_timeout: bool = False
     malformed_body: bool = False
+    drop_after_events: int | None = None
     hits: int = 0
     _pattern: re.Pattern[str] | None = field(default=None, repr=False)
     _cancelled: bool = field(default=False, repr=False)
@@ -124,6 +128,21 @@ class Fault:
         message = self.message or f"Injected fault: HTTP {self.status}."
         return LocalApiError(self.status, message, error_code=self.error_code, headers=headers).to_response()
 
+    def cut(self, response: LocalResponse) -> LocalResponse:
+        """Apply `drop_after_events` to the answer a backend gave (other faults leave it alone).
+
+        Raises:
+            DroppedConnection: `drop_after_events=0` on an answer that is not streamed.
+        """
+        if self.drop_after_events is None:
+            return response
+        if response.stream is None:
+            if self.drop_after_events == 0:
+                raise DroppedConnection("connection dropped before the answer (injected fault)")
+            return response
+        response.stream = _cut(response.stream, self.drop_after_events)
+        return response
+
 
 class FaultInjector:
     """The faults of one workspace (`ws.faults`), matched in order of addition. Thread-safe."""
@@ -146,6 +165,7 @@ class FaultInjector:
         drop_connection: bool = False,
         read_timeout: bool = False,
         malformed_body: bool = False,
+        drop_after_events: int | None = None,
     ) -> Fault:
         """Inject a fault into the next matching requests.
 
@@ -164,6 +184,9 @@ class FaultInjector:
             read_timeout: Answer nothing: in-process raises `requests.ReadTimeout`; the loopback server waits
                 `latency` (set it above the client's read timeout) and then closes the connection.
             malformed_body: Answer `status` (default 200) with a body that is not JSON.
+            drop_after_events: Answer normally, but drop the connection after this many events of a streamed
+                answer (`"stream": true` on a serving endpoint): in-process, reading the body raises
+                `requests.exceptions.ChunkedEncodingError`; the loopback server closes the socket mid-body.
 
         Returns:
             A handle with `.hits`, `.remaining` and `.cancel()`.
@@ -190,6 +213,7 @@ class FaultInjector:
             drop_connection=drop_connection,
             read_timeout=read_timeout,
             malformed_body=malformed_body,
+            drop_after_events=drop_after_events,
             _pattern=_compile(path),
         )
         _validate(fault)
@@ -226,6 +250,11 @@ class FaultInjector:
         return f"FaultInjector(active={len(self)})"
 
 
+def _cut(events: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    yield from itertools.islice(events, limit)
+    raise DroppedConnection(f"connection dropped after {limit} streamed events (injected fault)")
+
+
 def _compile(path: str | None) -> re.Pattern[str] | None:
     if path is None:
         return None
@@ -248,6 +277,15 @@ def _validate(fault: Fault) -> None:
         raise InvalidRequestError(f"a fault status below 400 ({fault.status}) needs malformed_body=True")
     if fault.status is None and (fault.error_code or fault.message or fault.retry_after is not None):
         raise InvalidRequestError("error_code, message and retry_after need a fault status (e.g. status=503)")
+    if fault.drop_after_events is not None:
+        if fault.drop_after_events < 0:
+            raise InvalidRequestError(f"drop_after_events must be 0 or more, not {fault.drop_after_events}")
+        if fault.status is not None or fault.drop_connection or fault.read_timeout or fault.malformed_body:
+            raise InvalidRequestError(
+                "drop_after_events lets the request through: do not combine it with status=, drop_connection=, "
+                "read_timeout= or malformed_body="
+            )
+        return
     effects = (fault.status, fault.latency or None, fault.drop_connection or None, fault.read_timeout or None)
     if all(e is None for e in effects) and not fault.malformed_body:
         raise InvalidRequestError(

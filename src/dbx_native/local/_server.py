@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from dbx_native.local._faults import DroppedConnection
-from dbx_native.local._wire import LocalRequest
+from dbx_native.local._wire import LocalRequest, LocalResponse
 
 if TYPE_CHECKING:
     from dbx_native.config import DbxConfig
@@ -55,6 +55,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if response.stream is not None and self.command != "HEAD":
+            self._send_stream(response)
+            return
         self.send_response(response.status)
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -63,6 +66,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and response.body:
             self.wfile.write(response.body)
+
+    def _send_stream(self, response: LocalResponse) -> None:
+        """Send a streamed answer with chunked transfer coding, one flushed chunk per piece."""
+        assert response.stream is not None
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for piece in response.stream:
+                if piece:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.flush()
+        except DroppedConnection:
+            # No terminating chunk: the client sees the body end early, as when an upstream dies mid-stream.
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

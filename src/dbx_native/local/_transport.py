@@ -8,6 +8,9 @@ working); every other URL is refused with `requests.ConnectionError`, so a test 
 
 from __future__ import annotations
 
+import functools
+import http.client
+import io
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -61,7 +64,7 @@ class _Interceptor:
         everything = re.compile(r"^.*$", re.DOTALL)
         for method in _METHODS:
             mock.add(
-                responses.CallbackResponse(
+                _callback_response_class()(
                     method, everything, callback=self._callback, content_type=None, match=[self._claims]
                 )
             )
@@ -84,7 +87,7 @@ class _Interceptor:
             return True, ""
         return False, "loopback address not owned by an intercepted workspace"
 
-    def _callback(self, request: Any) -> tuple[int, dict[str, str], bytes]:
+    def _callback(self, request: Any) -> tuple[int, dict[str, str], bytes | io.BufferedReader]:
         import requests
 
         url = str(request.url)
@@ -114,7 +117,12 @@ class _Interceptor:
         except DroppedConnection as err:
             raise requests.ConnectionError(f"{err} on {request.method} {parts.path}", request=request) from None
         self._trim_call_log()
-        headers = dict(response.headers)
+        headers = {
+            k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "transfer-encoding")
+        }
+        if response.stream is not None:
+            headers["Transfer-Encoding"] = "chunked"
+            return response.status, headers, _ChunkedBody(response.stream)
         headers["Content-Length"] = str(len(response.body))
         return response.status, headers, response.body
 
@@ -129,6 +137,71 @@ class _Interceptor:
 
 
 _INTERCEPTOR = _Interceptor()
+
+
+@functools.cache
+def _callback_response_class() -> Any:
+    """`responses.CallbackResponse`, made able to hand urllib3 a chunked body (streamed answers)."""
+    import responses
+
+    class _CallbackResponse(responses.CallbackResponse):
+        def get_response(self, request: Any) -> Any:
+            response = super().get_response(request)
+            # urllib3 reads a chunked body the http.client way and asks the original response for the request
+            # method (`_method`, to skip HEAD bodies); the stand-in `responses` builds does not have it.
+            original = getattr(response, "_original_response", None)
+            if response.chunked and original is not None and not hasattr(original, "_method"):
+                original._method = request.method
+            return response
+
+    return _CallbackResponse
+
+
+class _StreamSource(io.RawIOBase):
+    """The pieces of a streamed answer in chunked transfer coding, produced only as the client reads.
+
+    A `DroppedConnection` from the producer becomes `ConnectionResetError`, which urllib3 reports as a
+    broken connection and `requests` as `ChunkedEncodingError`, as with a real connection dying mid-body.
+    """
+
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        self._pieces: Iterator[bytes] | None = iter(pieces)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and self._pieces is not None:
+            try:
+                piece = next(self._pieces)
+            except StopIteration:
+                self._pieces, self._pending = None, b"0\r\n\r\n"
+                break
+            except DroppedConnection as err:
+                self._pieces = None
+                raise ConnectionResetError(str(err)) from None
+            if piece:
+                self._pending = b"%x\r\n%s\r\n" % (len(piece), piece)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+class _ChunkedBody(io.BufferedReader):
+    """A body urllib3 reads chunk by chunk (it looks like `http.client.HTTPResponse`: `fp`, `_safe_read`),
+    so each streamed event reaches the client as soon as it is read, before any later failure."""
+
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        super().__init__(_StreamSource(pieces))
+        self.fp = self
+
+    def _safe_read(self, amt: int) -> bytes:
+        data = self.read(amt)
+        if len(data) < amt:
+            raise http.client.IncompleteRead(data, amt - len(data))
+        return data
 
 
 def _body_bytes(body: object) -> bytes:

@@ -7,7 +7,7 @@ This module and the rest of `dbx_native.local` never import client code (`dbx_na
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -116,11 +116,22 @@ class LocalRequest:
 
 @dataclass
 class LocalResponse:
-    """One HTTP response produced by a handler."""
+    """One HTTP response produced by a handler.
+
+    Attributes:
+        status: The HTTP status.
+        body: The whole body (ignored when `stream` is set).
+        headers: Response headers.
+        stream: A body produced piece by piece (Server-Sent Events): the loopback server sends each piece
+            as one flushed chunk of a `Transfer-Encoding: chunked` answer, the in-process transport as a
+            chunked body `requests` reads lazily. The iterator may raise `DroppedConnection` to cut the
+            answer short, as a connection dying mid-stream would.
+    """
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterable[bytes] | None = None
 
     @classmethod
     def json(cls, obj: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> LocalResponse:

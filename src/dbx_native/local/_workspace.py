@@ -15,10 +15,16 @@ from dbx_native.local._capture import RequestLog
 from dbx_native.local._catalog import LocalCatalog
 from dbx_native.local._clock import Clock, SystemClock
 from dbx_native.local._faults import FaultInjector
+from dbx_native.local._features import FeatureSpecsBackend
 from dbx_native.local._meta import MetaBackend, TokenAuthority, is_public_path
+from dbx_native.local._monitors import MonitorsBackend
+from dbx_native.local._otlp import OtlpTracesBackend
 from dbx_native.local._router import Backend, Router
+from dbx_native.local._serving import ServingBackend
 from dbx_native.local._sql import SqlStatementsBackend
 from dbx_native.local._states import StateMachine
+from dbx_native.local._vector import VectorSearchBackend
+from dbx_native.local._vector_specs import workspace_embedder
 from dbx_native.local._wire import LocalApiError, LocalRequest, LocalResponse
 
 if TYPE_CHECKING:
@@ -91,6 +97,27 @@ class LocalWorkspace:
         self.sql = SqlStatementsBackend(self.catalog)
         self.register(self.catalog)
         self.register(self.sql)
+        self.features = FeatureSpecsBackend(self.catalog, root=root)
+        self.register(self.features)
+        # Rate-limit windows read the clock through the attribute, so a clock swapped in later is used too.
+        self.serving = ServingBackend(
+            states=self.states,
+            time=lambda: self.clock.time(),
+            # Feature Serving: an endpoint serving a feature spec answers `dataframe_records` from `ws.features`.
+            custom=lambda entity, body: self.features.invoke(entity, body) if self.features.has_spec(entity) else None,
+        )
+        self.register(self.serving)
+        self.vector = VectorSearchBackend(
+            states=self.states,
+            time=self.clock.time,
+            read_table=self.catalog.read_table,
+            embedder_for=workspace_embedder(lambda: getattr(self, "serving", None)),
+        )
+        self.register(self.vector)
+        self.monitors = MonitorsBackend(self.catalog, self.states, self.clock)
+        self.register(self.monitors)
+        self.traces = OtlpTracesBackend(self.catalog)
+        self.register(self.traces)
 
     # --- backends -------------------------------------------------------------------------------
 
@@ -209,7 +236,7 @@ class LocalWorkspace:
         try:
             if not is_public_path(request.path):
                 self._tokens.check(request)
-            return self.router.dispatch(request)
+            response = self.router.dispatch(request)
         except LocalApiError as err:
             return err.to_response()
         except Exception as err:
@@ -218,6 +245,7 @@ class LocalWorkspace:
             return LocalApiError(
                 500, f"The local workspace failed on {request.method} {request.path}: {type(err).__name__}: {err}"
             ).to_response()
+        return response if fault is None else fault.cut(response)
 
     # --- transports -----------------------------------------------------------------------------
 

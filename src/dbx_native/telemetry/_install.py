@@ -1,0 +1,127 @@
+"""`export_to_unity_catalog`: one call that sends every dbx-native span (and the app's) to a Unity Catalog table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbx_native._core.logs import get_logger
+from dbx_native.config import DbxConfig
+from dbx_native.errors import ConfigurationError
+from dbx_native.telemetry._exporter import UnityCatalogSpanExporter
+from dbx_native.telemetry._processor import ExportCounters, ExportingSpanProcessor
+
+__all__ = ["TraceExport", "export_to_unity_catalog"]
+
+_log = get_logger("dbx_native.telemetry")
+
+
+class TraceExport:
+    """A running export to Unity Catalog: its counters, flush and shutdown.
+
+    Attributes:
+        table: The target table.
+        processor: The span processor added to the tracer provider.
+        tracer_provider: The provider it was added to.
+    """
+
+    def __init__(self, table: str, processor: ExportingSpanProcessor, tracer_provider: Any) -> None:
+        self.table = table
+        self.processor = processor
+        self.tracer_provider = tracer_provider
+
+    @property
+    def counters(self) -> ExportCounters:
+        """Spans exported, dropped (queue full), failed (refused), retries, and queued now."""
+        return self.processor.counters
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Export what is queued now; `False` if it did not all go within `timeout` seconds."""
+        return self.processor.force_flush(int(timeout * 1000))
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Flush, then stop exporting (spans ended later are counted as dropped)."""
+        self.processor.shutdown(int(timeout * 1000))
+
+    def __enter__(self) -> TraceExport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        c = self.counters
+        return f"TraceExport(table={self.table!r}, exported={c.exported}, dropped={c.dropped}, queued={c.queued})"
+
+
+def export_to_unity_catalog(
+    table: str,
+    *,
+    config: DbxConfig | None = None,
+    tracer_provider: Any = None,
+    service_name: str = "dbx-native-agent",
+    max_queue_size: int = 2048,
+    max_batch_size: int = 512,
+    schedule_delay: float = 1.0,
+    timeout: float = 10.0,
+    initial_backoff: float = 0.5,
+    max_backoff: float = 30.0,
+) -> TraceExport:
+    """Export spans to a Unity Catalog table through the workspace OTLP endpoint, batched, in the background.
+
+    Every dbx-native client opens spans with GenAI attributes (model, tokens, cost, route, fallbacks, guardrail
+    verdicts); after this call they (and the application's own spans) land in `table`, one row per span.
+
+    Args:
+        table: The trace table, `catalog.schema.table`.
+        config: Connection settings (`DbxConfig()` from the environment when omitted).
+        tracer_provider: An OpenTelemetry SDK `TracerProvider` to add the exporter to. By default the global one;
+            when none is set, a new one (with `service.name`) is made and set as global.
+        service_name: `service.name` of a tracer provider made here.
+        max_queue_size: Spans kept waiting at most; beyond, spans are dropped and counted.
+        max_batch_size: Spans per request.
+        schedule_delay: Seconds between exports of a partial batch.
+        timeout: Seconds per export request.
+        initial_backoff: First pause after a transient failure (doubles up to `max_backoff`).
+        max_backoff: Longest pause between retries.
+
+    Returns:
+        The running export (`.counters`, `.flush()`, `.shutdown()`; a context manager).
+
+    Raises:
+        ConfigurationError: opentelemetry-sdk or the OTLP encoder is missing (extra `telemetry`), or the global
+            tracer provider is not an SDK one.
+        InvalidRequestError: `table` is not `catalog.schema.table`.
+    """
+    provider = tracer_provider if tracer_provider is not None else _global_provider(service_name)
+    if not hasattr(provider, "add_span_processor"):
+        raise ConfigurationError(
+            f"The tracer provider {type(provider).__name__} cannot take span processors: pass an OpenTelemetry SDK "
+            "TracerProvider as tracer_provider=."
+        )
+    exporter = UnityCatalogSpanExporter(table, config=config, timeout=timeout)
+    processor = ExportingSpanProcessor(
+        exporter,
+        max_queue_size=max_queue_size,
+        max_batch_size=max_batch_size,
+        schedule_delay=schedule_delay,
+        initial_backoff=initial_backoff,
+        max_backoff=max_backoff,
+    )
+    provider.add_span_processor(processor)
+    _log.info("exporting spans to Unity Catalog table %s", table)
+    return TraceExport(table, processor, provider)
+
+
+def _global_provider(service_name: str) -> Any:
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError as err:
+        raise ConfigurationError("Trace export needs opentelemetry-sdk: pip install 'dbx-native[telemetry]'.") from err
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    trace.set_tracer_provider(provider)
+    return provider
