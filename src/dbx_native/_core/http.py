@@ -328,15 +328,19 @@ class HttpClient:
             _log.debug("-> %s %s", method, url)
             if self.config.log_bodies and body:
                 _log.debug("-> body %s", redact(body[:_BODY_LOG_LIMIT].decode("utf-8", errors="replace")))
+        session = self.session
+        # Prepare the request ourselves instead of `Session.request`: the session has no cookies, auth or
+        # per-session headers to merge, and skipping that merge is a quarter of requests' client-side time.
+        prepared = requests.PreparedRequest()
         try:
-            return self.session.request(
-                method,
-                url,
-                params=params,
-                data=body,
-                headers=send_headers,
+            prepared.prepare(method=method, url=url, headers=send_headers, data=body, params=params)
+            return session.send(
+                prepared,
                 timeout=(self.config.timeouts.connect, read_timeout),
                 stream=stream,
+                verify=session.verify,
+                proxies=session.proxies,
+                allow_redirects=True,
             )
         except requests.RequestException as err:
             raise _connection_error(err, method, url) from err
