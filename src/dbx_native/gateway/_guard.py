@@ -42,12 +42,22 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+# Issuer prefix -> the card lengths it issues (Visa, Mastercard, Amex, Diners, JCB, Discover).
+_CARD_ISSUERS: list[tuple[re.Pattern[str], frozenset[int]]] = [
+    (re.compile(r"4"), frozenset({13, 16, 19})),
+    (re.compile(r"5[1-5]|2(2[2-9]|[3-6]\d|7[01]|720)"), frozenset({16})),
+    (re.compile(r"3[47]"), frozenset({15})),
+    (re.compile(r"3(0[0-5]|[68])"), frozenset({14, 16})),
+    (re.compile(r"35"), frozenset({16})),
+    (re.compile(r"6(011|5|4[4-9])"), frozenset({16, 19})),
+]
+
+
 def _card_ok(text: str) -> bool:
     digits = re.sub(r"[ -]", "", text)
-    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1:
+    if len(set(digits)) == 1:
         return False
-    # Issuer prefixes: Visa 4, Mastercard 51-55/2221-2720, Amex 34/37, Discover 6011/65, Diners 36/38, JCB 35
-    if not re.match(r"4|5[1-5]|2[2-7]|3[4-8]|6(011|5)", digits):
+    if not any(prefix.match(digits) and len(digits) in lengths for prefix, lengths in _CARD_ISSUERS):
         return False
     return _luhn_ok(digits)
 
