@@ -74,12 +74,17 @@ def _positive(kind: str, rng: random.Random) -> str:
     raise ValueError(kind)
 
 
+def _clock(rng: random.Random) -> str:
+    return f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+
+
 def _negative(rng: random.Random) -> str:
     choice = rng.randrange(12)
     if choice == 0:
         return f"order #{rng.randint(10**11, 10**13)}"
     if choice == 1:
-        return f"at 2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+        month, day = rng.randint(1, 12), rng.randint(1, 28)
+        return f"at 2026-{month:02d}-{day:02d} {_clock(rng)}"
     if choice == 2:
         return f"version {rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 999)}"
     if choice == 3:
@@ -99,9 +104,10 @@ def _negative(rng: random.Random) -> str:
         wrong = iban[:2] + f"{(int(iban[2:4]) + 1) % 100:02d}" + iban[4:]
         return f"acct {wrong}"
     if choice == 9:
-        return f"zip {rng.randint(10000, 99999)} batch {rng.randint(100, 999)}-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}0"
+        batch = f"{rng.randint(100, 999)}-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}0"
+        return f"zip {rng.randint(10000, 99999)} batch {batch}"
     if choice == 10:
-        return f"build {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d} took {rng.randint(1, 999)} ms"
+        return f"build {_clock(rng)} took {rng.randint(1, 999)} ms"
     return f"merchant m_{rng.randint(100, 999)} score 0.{rng.randint(10, 99)}"
 
 
