@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from canary import CANARY
 from pydantic import BaseModel
 
+from canary import CANARY
 from dbx_native import DbxConfig
 from dbx_native._core.clock import FakeClock
 from dbx_native.errors import (
@@ -21,6 +21,7 @@ from dbx_native.errors import (
     NotFoundError,
     RateLimitError,
     ServiceUnavailableError,
+    StreamInterruptedError,
 )
 from dbx_native.gateway import Budget, GatewayClient, PiiGuard, Price, PriceTable, RateLimit
 from dbx_native.local import LocalWorkspace, ScriptedChatModel, ScriptedReply
@@ -323,3 +324,28 @@ def test_chat_span_has_gen_ai_attributes(ws: LocalWorkspace, span_exporter: Any)
     assert attrs["dbx_native.fallback_used"] is True
     assert attrs["dbx_native.fallbacks_tried"] == "a"
     assert "gen_ai.completion" not in attrs  # content capture is off by default
+
+
+def test_stream_interrupted_mid_way_carries_the_partial_text(ws: LocalWorkspace) -> None:
+    ws.serving.create_endpoint("chat", model=["alpha beta gamma delta epsilon zeta"])
+    ws.faults.add(drop_after_events=3, path="/serving-endpoints/chat/")
+    received: list[str] = []
+    with pytest.raises(StreamInterruptedError) as info:
+        for chunk in client(ws).stream(USER):
+            received.append(chunk.delta)
+    assert info.value.partial_text == "".join(received)
+    assert info.value.partial_text  # something arrived before the break
+    assert info.value.chunks_received == len(received)
+    assert not "alpha beta gamma delta epsilon zeta".startswith(info.value.partial_text + "x")
+
+
+def test_stream_over_the_loopback_server_and_its_mid_stream_drop() -> None:
+    ws = LocalWorkspace(token=CANARY)
+    ws.serving.create_endpoint("chat", model=["one two three four five six"])
+    with ws.serve() as server:
+        gw = GatewayClient("chat", config=DbxConfig(host=server.host, token=CANARY))
+        assert "".join(c.delta for c in gw.stream(USER)) == "one two three four five six"
+        ws.faults.add(drop_after_events=2, path="/serving-endpoints/chat/")
+        with pytest.raises(StreamInterruptedError) as info:
+            list(gw.stream(USER))
+        assert info.value.partial_text and "six" not in info.value.partial_text
