@@ -69,6 +69,15 @@ def test_sdk_creates_waits_gets_and_lists(w: WorkspaceClient) -> None:
     assert [e.name for e in w.serving_endpoints.list()] == ["chat"]
 
 
+def test_sdk_update_config_waits_for_the_new_config(w: WorkspaceClient, ws: LocalWorkspace) -> None:
+    ws.serving.create_endpoint("chat")
+    entity = serving.ServedEntityInput(entity_name="main.models.v2", entity_version="2", name="v2")
+    updated = w.serving_endpoints.update_config("chat", served_entities=[entity]).result()
+    assert updated.config is not None and updated.config.served_entities is not None
+    assert [e.name for e in updated.config.served_entities] == ["v2"]
+    assert updated.config.config_version == 2
+
+
 def test_sdk_errors_are_typed(w: WorkspaceClient, ws: LocalWorkspace) -> None:
     ws.serving.create_endpoint("chat")
     with pytest.raises(NotFound):
@@ -145,6 +154,13 @@ def test_openai_streaming_with_partial_usage(oai: OpenAI, ws: LocalWorkspace) ->
     assert len(usages) == 2
     assert sum(u.completion_tokens for u in usages) == 3
     assert usages[0].prompt_tokens > 0 and usages[1].prompt_tokens == 0
+
+
+def test_openai_completions(oai: OpenAI, ws: LocalWorkspace) -> None:
+    ws.serving.create_endpoint("cmp", task="llm/v1/completions", model=[" there was a merchant."])
+    completion = oai.completions.create(model="cmp", prompt="Once upon a time", max_tokens=3)
+    assert completion.choices[0].text == " there was a"
+    assert completion.choices[0].finish_reason == "length"
 
 
 def test_openai_embeddings(oai: OpenAI, ws: LocalWorkspace) -> None:

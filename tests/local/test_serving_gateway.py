@@ -226,3 +226,28 @@ def test_fallback_config_retries_another_entity_on_a_5xx(ws: LocalWorkspace) -> 
     )
     ws.serving.set_model("nofb", down, entity="a")
     assert chat(ws, "nofb").status_code == 500
+
+
+def test_input_pii_mask_applies_to_embedding_inputs(ws: LocalWorkspace) -> None:
+    seen: list[str] = []
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        seen.extend(texts)
+        return [[1.0] for _ in texts]
+
+    gateway = guard("input", pii={"behavior": "MASK"})
+    ws.serving.create_endpoint("emb", task="llm/v1/embeddings", model=embed, ai_gateway=gateway)
+    body = {"input": ["mail a@b.io", "no pii here"]}
+    headers = {"Authorization": f"Bearer {TOKEN_A}"}
+    response = requests.post(f"{ws.host}/serving-endpoints/emb/invocations", json=body, headers=headers, timeout=5)
+    assert response.status_code == 200
+    assert seen == ["mail [EMAIL_ADDRESS]", "no pii here"]
+
+
+def test_python_delete_forgets_the_endpoint_and_its_windows(ws: LocalWorkspace) -> None:
+    ws.serving.create_endpoint("chat", ai_gateway=limits({"calls": 1}))
+    chat(ws)
+    ws.serving.delete_endpoint("chat")
+    assert chat(ws).status_code == 404
+    ws.serving.create_endpoint("chat", ai_gateway=limits({"calls": 1}))
+    assert chat(ws).status_code == 200

@@ -387,7 +387,8 @@ def test_set_model_on_the_endpoint_also_answers_for_entities_added_by_an_update(
     ws.serving.create_endpoint("chat", model=["old"])
     ws.serving.set_model("chat", ["new"])
     new = {"served_entities": [{"name": "v2", "entity_name": "main.models.v2", "entity_version": "2"}]}
-    call(ws, "PUT", f"{API}/chat/config", new)
+    answered = call(ws, "PUT", f"{API}/chat/config", new).json()
+    assert answered["pending_config"]["served_entities"][0]["name"] == "v2"
     call(ws, "GET", f"{API}/chat")  # the update completes on this read (default script)
     response = invoke(ws, "chat", {"messages": USER})
     assert response.headers["served-model-name"] == "v2"

@@ -228,6 +228,15 @@ class ServingBackend:
                 raise KeyError(f"no serving endpoint {name!r} in the local workspace")
             return self._detail(self._endpoints[name], count=False)
 
+    def delete_endpoint(self, name: str) -> None:
+        """Delete endpoint `name` with its usage rows and rate-limit windows (unknown names are ignored)."""
+        with self._lock:
+            self._endpoints.pop(name, None)
+            self._usage.pop(name, None)
+        self._states.forget(ENDPOINT_KIND, name)
+        self._states.forget(UPDATE_KIND, name)
+        self.limiter.forget(name)
+
     def endpoint(self, name: str) -> Endpoint:
         """The live `Endpoint` record (models, entities, config), for tests that reach inside.
 
@@ -372,13 +381,7 @@ class ServingBackend:
             return {"endpoints": [self._detail(e, count=False, pending=False) for e in endpoints]}
 
     def _delete(self, request: LocalRequest) -> dict[str, Any]:
-        endpoint = self._get(request)
-        with self._lock:
-            self._endpoints.pop(endpoint.name, None)
-            self._usage.pop(endpoint.name, None)
-        self._states.forget(ENDPOINT_KIND, endpoint.name)
-        self._states.forget(UPDATE_KIND, endpoint.name)
-        self.limiter.forget(endpoint.name)
+        self.delete_endpoint(self._get(request).name)
         return {}
 
     def _update_config(self, request: LocalRequest) -> dict[str, Any]:
@@ -395,7 +398,8 @@ class ServingBackend:
             endpoint.update_state = "IN_PROGRESS"
             endpoint.updated_ms = int(self._time() * 1000)
             self._states.start(UPDATE_KIND, endpoint.name)
-            detail = self._detail(endpoint, count=False)
+            # Like the service: the answer shows the update in progress, the new config still pending.
+            detail = self._detail(endpoint, count=False, settle=False)
         detail["state"]["config_update"] = "IN_PROGRESS"
         return detail
 
@@ -417,10 +421,10 @@ class ServingBackend:
 
     # --- state and JSON ---------------------------------------------------------------------------
 
-    def _state(self, endpoint: Endpoint, *, count: bool) -> tuple[str, str]:
+    def _state(self, endpoint: Endpoint, *, count: bool, settle: bool = True) -> tuple[str, str]:
         read = self._states.read if count else self._states.peek
         machine = read(ENDPOINT_KIND, endpoint.name)
-        if endpoint.pending is not None:
+        if endpoint.pending is not None and settle:
             update = read(UPDATE_KIND, endpoint.name)
             if update == "NOT_UPDATING":
                 endpoint.entities, endpoint.traffic = endpoint.pending
@@ -436,9 +440,9 @@ class ServingBackend:
             return "NOT_READY", "IN_PROGRESS"
         return "NOT_READY", machine if machine.startswith("UPDATE_") else "UPDATE_FAILED"
 
-    def _detail(self, endpoint: Endpoint, *, count: bool, pending: bool = True) -> dict[str, Any]:
+    def _detail(self, endpoint: Endpoint, *, count: bool, pending: bool = True, settle: bool = True) -> dict[str, Any]:
         with self._lock:
-            ready, config_update = self._state(endpoint, count=count)
+            ready, config_update = self._state(endpoint, count=count, settle=settle)
             detail: dict[str, Any] = {
                 "name": endpoint.name,
                 "id": endpoint.id,

@@ -56,7 +56,7 @@ class Invoker:
         if not kinds:
             raise _bad(
                 f"Serving endpoint '{endpoint.name}' ({endpoint.task}) expects "
-                f"'{_FIELD_OF_KIND[_KIND_OF_TASK[endpoint.task]]}' in the request body; local endpoints serve "
+                f"'{_FIELD_OF_KIND[_KIND_OF_TASK[endpoint.task]]}' in the request body; this local workspace serves "
                 "no custom models (dataframe_records, instances, inputs)."
             )
         return self._invoke(request, endpoint, body, kinds[0])
@@ -76,7 +76,7 @@ class Invoker:
             raise LocalApiError(
                 503,
                 f"Serving endpoint '{endpoint.name}' is not ready (state {ready}, config update {update}). "
-                "Wait until its state is READY (GET /api/2.0/serving-endpoints/{name}) and retry.",
+                f"Wait until its state is READY (GET /api/2.0/serving-endpoints/{endpoint.name}) and retry.",
                 error_code="TEMPORARILY_UNAVAILABLE",
             )
         expected = _KIND_OF_TASK[endpoint.task]
