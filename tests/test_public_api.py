@@ -23,6 +23,7 @@ EXPECTED_TOP_LEVEL = {
     "BundleInspector",
     "CostLedger",
     "GatewayClient",
+    "MonitorManager",
     "PiiGuard",
     "Price",
     "PriceTable",
@@ -32,6 +33,7 @@ EXPECTED_TOP_LEVEL = {
     "ConfigurationError",
     "ConflictError",
     "DbxConfig",
+    "Filter",
     "DbxNativeError",
     "GuardrailError",
     "InvalidRequestError",
@@ -44,11 +46,12 @@ EXPECTED_TOP_LEVEL = {
     "ServerError",
     "ServiceUnavailableError",
     "Timeouts",
+    "VectorMemory",
     "__version__",
 }
 
 # Every public client class; later clients join this list.
-CLIENTS = ["RestClient", "GatewayClient"]
+CLIENTS = ["RestClient", "GatewayClient", "VectorMemory", "MonitorManager"]
 
 
 def test_top_level_all_is_a_superset_of_the_snapshot() -> None:
@@ -76,7 +79,12 @@ def test_client_autospec_with_spec_set(name: str) -> None:
 @pytest.mark.parametrize("name", CLIENTS)
 def test_client_network_methods_take_timeout_and_are_keyword_only(name: str) -> None:
     cls = getattr(dbx_native, name)
-    for method_name in ("get", "post", "put", "patch", "delete", "request", "chat", "stream", "embed", "complete"):
+    network_methods = (
+        *("get", "post", "put", "patch", "delete", "request", "chat", "stream", "embed", "complete"),
+        *("add", "sync", "search", "recall", "forget", "prune", "ensure_index", "wait_until_visible"),
+        *("ensure_inference_monitor", "monitor_traces", "refresh", "status", "delete", "drift"),
+    )
+    for method_name in network_methods:
         method = getattr(cls, method_name, None)
         if method is None:
             continue

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
         PriceTable,
         RateLimit,
     )
+    from dbx_native.monitoring import MonitorManager
     from dbx_native.rest import RestClient
+    from dbx_native.vector import Filter, VectorMemory
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -36,6 +38,9 @@ _LAZY: dict[str, str] = {
     "Timeouts": "dbx_native.config",
     "RestClient": "dbx_native.rest",
     "BundleInspector": "dbx_native.bundles",
+    "Filter": "dbx_native.vector",
+    "MonitorManager": "dbx_native.monitoring",
+    "VectorMemory": "dbx_native.vector",
     **{
         name: "dbx_native.gateway"
         for name in (
@@ -56,8 +61,10 @@ __all__ = [
     "BundleInspector",
     "CostLedger",
     "DbxConfig",
+    "Filter",
     "GatewayClient",
     "GatewayConfig",
+    "MonitorManager",
     "PiiGuard",
     "Price",
     "PriceTable",
@@ -65,6 +72,7 @@ __all__ = [
     "RestClient",
     "RetryPolicy",
     "Timeouts",
+    "VectorMemory",
     "__version__",
     *_errors.__all__,
 ]

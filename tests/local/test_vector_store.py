@@ -72,5 +72,5 @@ def test_bad_arguments_are_refused() -> None:
 
 
 def test_open_without_a_saved_store_says_so(tmp_path: Path) -> None:
-    with pytest.raises(InvalidRequestError, match="meta.json"):
+    with pytest.raises(InvalidRequestError, match=r"meta\.json"):
         LocalVectorStore.open(tmp_path)

@@ -236,3 +236,39 @@ def test_legacy_only_mode_never_calls_data_quality(ws: LocalWorkspace) -> None:
     assert not [r for r in ws.requests if r.path.startswith("/api/data-quality")]
     with pytest.raises(InvalidRequestError):
         MonitorManager(DbxConfig(host=ws.host, token=CANARY), api="v3")  # type: ignore[arg-type]
+
+
+def test_monitor_traces_sets_up_trace_table_monitoring_in_one_call(ws: LocalWorkspace) -> None:
+    from dbx_native.local._otlp import TRACE_SCHEMA
+
+    spans = [
+        {
+            "trace_id": f"t{i}",
+            "span_id": f"s{i}",
+            "name": "chat fraud-llm",
+            "start_time": T0 + dt.timedelta(minutes=i),
+            "duration_ms": 100.0 + i,
+            "status_code": "UNSET" if i % 4 else "ERROR",
+            "attributes": {"k": "v"},
+        }
+        for i in range(8)
+    ]
+    ws.create_table("main.agent.traces", spans, schema=TRACE_SCHEMA)
+    mm = manager(ws, warehouse_id="wh-local")
+    made = mm.monitor_traces("main.agent.traces", output_schema="main.mon", granularities=("1 hour",))
+    config = made.monitor.config["inference_log"]
+    assert (config["timestamp_column"], config["prediction_column"], config["model_id_column"]) == (
+        "start_time",
+        "status_code",
+        "name",
+    )
+    assert mm.monitor_traces("main.agent.traces", output_schema="main.mon", granularities=("1 hour",)).action == (
+        "unchanged"
+    )
+    assert mm.refresh("main.agent.traces").succeeded
+    _, rows = ws.catalog.execute(
+        "SELECT count, avg FROM main.mon.traces_profile_metrics WHERE column_name = 'duration_ms' AND model_id = '*'"
+    )
+    assert rows == [(8, pytest.approx(103.5))]
+    report = mm.drift("main.agent.traces", columns=["duration_ms", "status_code"])
+    assert {c.column for c in report.columns} <= {"duration_ms", "status_code"}

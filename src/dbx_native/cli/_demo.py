@@ -93,6 +93,14 @@ def run(args: argparse.Namespace) -> int:
 
         _gateway_step(7, ws, config)
 
+        from dbx_native.cli._demo_vector import _vector_step
+
+        _vector_step(8, ws, config)
+
+        from dbx_native.cli._demo_monitoring import _monitoring_step
+
+        _monitoring_step(9, ws, config)
+
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s")
     return 0
 

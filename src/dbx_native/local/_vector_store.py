@@ -211,10 +211,13 @@ class LocalVectorStore:
         """The scalar columns (the schema's, or every column written so far), the vector column excluded."""
         if self.schema:
             return [c for c in self.schema if c != self.vector_column]
-        seen: dict[str, None] = {self.primary_key: None}
-        for row in self._rows:
-            seen.update(dict.fromkeys(row))
-        return list(seen)
+        cached: list[str] | None = self._cache.get("columns")
+        if cached is None:  # schemaless: the union of the rows' keys, recomputed only after a write
+            seen: dict[str, None] = {self.primary_key: None}
+            for row in self._rows:
+                seen.update(dict.fromkeys(row))
+            cached = self._cache["columns"] = list(seen)
+        return cached
 
     def get(self, key: Any, *, with_vector: bool = False) -> Row | None:
         """The row with this primary key (and its vector when asked), or `None`."""
@@ -273,7 +276,7 @@ class LocalVectorStore:
             self._tick()
             q = self._query_vector(vector, text, query_type)
             n = len(self._keys)
-            clauses = compile_filters(filters, self.columns)
+            clauses = compile_filters(filters, self.columns) if filters else []
             mask = evaluate(clauses, n, self._column) if clauses else np.ones(n, dtype=bool)
             for key in self._pending:
                 mask[self._pos[key]] = False
@@ -317,7 +320,7 @@ class LocalVectorStore:
         qn = float(np.linalg.norm(q))
         if self.metric == "cosine":
             denom = self._norms[:n] * (qn or 1.0)
-            cos = np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
+            cos: npt.NDArray[np.float32] = np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
             return ((1.0 + cos) / 2.0).astype(np.float64)
         d2 = np.maximum(self._norms[:n] ** 2 - 2 * dots + qn * qn, 0.0)
         scores: npt.NDArray[np.float64] = (1.0 / (1.0 + d2)).astype(np.float64)

@@ -38,7 +38,8 @@ class MonitorManager(BaseClient):
         clock: Time source and sleeper for waits (tests use `FakeClock`).
 
     Example:
-        >>>         >>> from dbx_native.local import LocalWorkspace
+        >>> import datetime as dt
+        >>> from dbx_native.local import LocalWorkspace
         >>> ws = LocalWorkspace()
         >>> t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
         >>> _ = ws.create_table("main.ml.preds", [{"ts": t0, "pred": "yes", "model": "v1"}])
@@ -258,6 +259,8 @@ class MonitorManager(BaseClient):
         started = self._call(lambda api: api.start_refresh(ref, min(timeout, 60.0)))
         _log.info("monitor refresh %s of %s started (%s)", started.refresh_id, table, started.state)
         if not wait or started.done:
+            if progress is not None:
+                progress(started)
             return started
         return wait_for_refresh(
             lambda: self._api.get_refresh(ref, started.refresh_id, min(timeout, 60.0)),
@@ -311,6 +314,7 @@ class MonitorManager(BaseClient):
         thresholds: Mapping[str, float] | None = None,
         drift_type: Literal["BASELINE", "CONSECUTIVE"] | None = None,
         model_id: str | None = None,
+        columns: Sequence[str] | None = None,
         timeout: float | None = None,
     ) -> DriftReport:
         """Drift of each column, read from the monitor's drift metrics table through statement execution.
@@ -324,6 +328,7 @@ class MonitorManager(BaseClient):
             drift_type: `BASELINE` or `CONSECUTIVE`; default BASELINE when the monitor has a baseline.
             model_id: For inference monitors: only this model (`"*"` is all models together); default: the worst
                 over all rows.
+            columns: Only these columns (ids and free text drift all the time; leave them out).
             timeout: Seconds for each call.
 
         Returns:
@@ -358,6 +363,9 @@ class MonitorManager(BaseClient):
                 status_code=404,
                 error_code=err.error_code,
             ) from err
+        if columns is not None:
+            wanted = set(columns)
+            rows = [r for r in rows if r["column_name"] in wanted]
         return build_report(table, rows, window=window, thresholds=limits, drift_type=drift_type)
 
     # --- internals ------------------------------------------------------------------------------------
