@@ -11,9 +11,7 @@ import pytest
 import dbx_native
 
 SKIP = {"dbx_native.cli.__main__"}
-MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(dbx_native.__path__, prefix="dbx_native.") if m.name not in SKIP
-)
+MODULES = sorted(m.name for m in pkgutil.walk_packages(dbx_native.__path__, prefix="dbx_native.") if m.name not in SKIP)
 
 
 @pytest.mark.parametrize("name", MODULES)

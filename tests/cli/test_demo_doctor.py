@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from canary import CANARY
 
+from canary import CANARY
 from dbx_native.cli import main
 from dbx_native.local import LocalWorkspace
 

@@ -257,4 +257,6 @@ def test_request_id_is_kept_on_results_and_errors(ws: LocalWorkspace, clock: Fak
 def test_local_workspace_config_works_in_process() -> None:
     ws = LocalWorkspace()
     with ws.intercept():
-        assert RestClient(config=ws.config).get("/.well-known/databricks-config")["workspace_id"] == str(ws.workspace_id)
+        assert RestClient(config=ws.config).get("/.well-known/databricks-config")["workspace_id"] == str(
+            ws.workspace_id
+        )
