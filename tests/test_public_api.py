@@ -33,6 +33,7 @@ EXPECTED_TOP_LEVEL = {
     "ConfigurationError",
     "ConflictError",
     "DbxConfig",
+    "FeatureLookup",
     "Filter",
     "DbxNativeError",
     "GuardrailError",
@@ -51,7 +52,7 @@ EXPECTED_TOP_LEVEL = {
 }
 
 # Every public client class; later clients join this list.
-CLIENTS = ["RestClient", "GatewayClient", "VectorMemory", "MonitorManager"]
+CLIENTS = ["RestClient", "GatewayClient", "VectorMemory", "MonitorManager", "FeatureLookup"]
 
 
 def test_top_level_all_is_a_superset_of_the_snapshot() -> None:
@@ -83,6 +84,7 @@ def test_client_network_methods_take_timeout_and_are_keyword_only(name: str) -> 
         *("get", "post", "put", "patch", "delete", "request", "chat", "stream", "embed", "complete"),
         *("add", "sync", "search", "recall", "forget", "prune", "ensure_index", "wait_until_visible"),
         *("ensure_inference_monitor", "monitor_traces", "refresh", "status", "delete", "drift"),
+        *("get_many",),
     )
     for method_name in network_methods:
         method = getattr(cls, method_name, None)

@@ -17,6 +17,7 @@ from dbx_native.errors import *  # noqa: F403 - the error tree is cheap (no depe
 if TYPE_CHECKING:
     from dbx_native.bundles import BundleInspector
     from dbx_native.config import DbxConfig, RetryPolicy, Timeouts
+    from dbx_native.features import FeatureLookup
     from dbx_native.gateway import (
         Budget,
         CostLedger,
@@ -39,6 +40,7 @@ _LAZY: dict[str, str] = {
     "RestClient": "dbx_native.rest",
     "BundleInspector": "dbx_native.bundles",
     "Filter": "dbx_native.vector",
+    "FeatureLookup": "dbx_native.features",
     "MonitorManager": "dbx_native.monitoring",
     "VectorMemory": "dbx_native.vector",
     **{
@@ -61,6 +63,7 @@ __all__ = [
     "BundleInspector",
     "CostLedger",
     "DbxConfig",
+    "FeatureLookup",
     "Filter",
     "GatewayClient",
     "GatewayConfig",

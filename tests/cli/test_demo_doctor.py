@@ -14,7 +14,7 @@ from dbx_native.local import LocalWorkspace
 def test_demo_runs_every_step(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    for marker in ("[1] Local workspace", "[3] SQL statement", "3 attempts", "NotFoundError: 404", "[7] GatewayClient"):
+    for marker in ("[1] Local workspace", "[3] SQL statement", "3 attempts", "NotFoundError: 404", "[8] GatewayClient"):
         assert marker in out
     assert "m_004" in out and "m_001" not in out  # the parameterised filter kept only risky merchants
 
@@ -63,7 +63,7 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
 
 def test_demo_gateway_step_shows_fallback_cost_and_masking(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
-    out = capsys.readouterr().out.split("[7] GatewayClient", 1)[1]
+    out = capsys.readouterr().out.split("[8] GatewayClient", 1)[1]
     assert "model saw Card [CREDIT_CARD] (holder [EMAIL])" in out
     assert "endpoint fraud-llm-backup after ['fraud-llm'] failed" in out
     assert "cost $0.0000" in out or "cost $0.000" in out

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from canary import CANARY
 from pgcluster import PgCluster, PgUnavailable, find_pg_bin
 
+from canary import CANARY
 from dbx_native import DbxConfig
 from dbx_native._core.clock import FakeClock
 from dbx_native.features import FeatureLookup, SqlWarehouseBackend

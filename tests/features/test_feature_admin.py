@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from canary import CANARY
 
+from canary import CANARY
 from dbx_native import DbxConfig
 from dbx_native._core.clock import FakeClock
 from dbx_native.errors import InvalidRequestError, OperationTimeoutError, ServerError
@@ -38,7 +38,9 @@ def test_creates_the_endpoint_serving_the_spec_and_waits_until_ready(ws: LocalWo
     ws.states.set("serving-endpoint", ["NOT_READY", "NOT_READY", "READY"], after_reads=1)
     seen: list[Any] = []
     clock = FakeClock()
-    result = ensure_feature_serving_endpoint("merchant-features", feature_spec=SPEC, client=rest(clock), progress=seen.append)
+    result = ensure_feature_serving_endpoint(
+        "merchant-features", feature_spec=SPEC, client=rest(clock), progress=seen.append
+    )
     assert result.created and not result.updated and result.ready == "READY"
     assert result.config_update == "NOT_UPDATING"
     served = ws.serving.get_endpoint("merchant-features")["config"]["served_entities"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import LookupFactory, lookup_path
 from pydantic import BaseModel
 
+from conftest import LookupFactory, lookup_path
 from dbx_native._core.clock import FakeClock
 from dbx_native.errors import APIConnectionError, APIResponseError, InvalidRequestError, NotFoundError, ServerError
 from dbx_native.features import FeatureRecord
@@ -186,9 +186,7 @@ def test_stale_on_error_serves_the_last_value_flagged_stale(ws: LocalWorkspace, 
     assert fl.get("m_1") == fresh["m_1"].value
 
 
-def test_stale_on_error_raises_when_a_key_has_no_previous_value(
-    ws: LocalWorkspace, make_lookup: LookupFactory
-) -> None:
+def test_stale_on_error_raises_when_a_key_has_no_previous_value(ws: LocalWorkspace, make_lookup: LookupFactory) -> None:
     fl = make_lookup(stale_on_error=True, cache_ttl=0.0, retry={"max_attempts": 1})
     fl.get("m_1")
     ws.faults.add(drop_connection=True, times=None, path=lookup_path(make_lookup.kind))  # type: ignore[attr-defined]

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from canary import CANARY
 from pgcluster import PgCluster
 from pydantic import BaseModel
 
+from canary import CANARY
 from dbx_native import DbxConfig
 from dbx_native._core.clock import FakeClock
 from dbx_native.errors import APIResponseError, APITimeoutError, BadRequestError, InvalidRequestError, NotFoundError
@@ -56,7 +56,10 @@ def pg(pg_cluster: PgCluster) -> Iterator[PgCluster]:
         rows += [(f"m_{i}", i / 1000, i, "NL") for i in range(10, 260)]
         with db.cursor() as cur:
             cur.executemany("INSERT INTO public.merchant_features VALUES (%s, %s, %s, %s)", rows)
-        db.execute("CREATE TABLE public.merchant_regions (merchant_id text, region text, volume int, PRIMARY KEY (merchant_id, region))")
+        db.execute(
+            "CREATE TABLE public.merchant_regions "
+            "(merchant_id text, region text, volume int, PRIMARY KEY (merchant_id, region))"
+        )
         db.execute("INSERT INTO public.merchant_regions VALUES ('m_1','eu',100), ('m_1','us',7), ('m_2','us',900)")
         db.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {ROLE}")
     yield pg_cluster

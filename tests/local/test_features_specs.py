@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from canary import CANARY
 
+from canary import CANARY
 from dbx_native.errors import InvalidRequestError, NotFoundError
 from dbx_native.local import LocalApiError, LocalWorkspace
 
@@ -97,13 +97,16 @@ def test_create_spec_refuses_unknown_columns_and_tables_naming_them(ws: LocalWor
         ws.features.create_spec(SPEC, table="main.fraud.merchants", lookup_keys="merchant", feature_names=["risk"])
     with pytest.raises(InvalidRequestError, match="nope"):
         ws.features.create_spec(SPEC, table="main.fraud.merchants", lookup_keys="merchant_id", feature_names=["nope"])
-    with pytest.raises(NotFoundError, match="main.fraud.missing"):
+    with pytest.raises(NotFoundError, match=r"main\.fraud\.missing"):
         ws.features.create_spec(SPEC, table="main.fraud.missing", lookup_keys="merchant_id")
     assert ws.features.names() == []
 
 
 def test_rest_routes_create_get_and_delete_a_spec(ws: LocalWorkspace) -> None:
-    body = {"name": SPEC, "features": [{"feature_lookup": {"table": "main.fraud.merchants", "lookup_keys": ["merchant_id"]}}]}
+    body = {
+        "name": SPEC,
+        "features": [{"feature_lookup": {"table": "main.fraud.merchants", "lookup_keys": ["merchant_id"]}}],
+    }
     created = call(ws, "POST", "/api/2.0/feature-engineering/feature-specs", body)
     assert created.status_code == 200 and created.json()["name"] == SPEC
     again = call(ws, "POST", "/api/2.0/feature-engineering/feature-specs", body)

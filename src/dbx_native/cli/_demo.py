@@ -91,15 +91,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"    WorkspaceClient.tables.get -> {info.full_name}, {len(info.columns or [])} columns")
         client.close()
 
-        _gateway_step(7, ws, config)
+        from dbx_native.cli._demo_features import _features_step
+
+        _features_step(7, ws, config)
+
+        _gateway_step(8, ws, config)
 
         from dbx_native.cli._demo_vector import _vector_step
 
-        _vector_step(8, ws, config)
+        _vector_step(9, ws, config)
 
         from dbx_native.cli._demo_monitoring import _monitoring_step
 
-        _monitoring_step(9, ws, config)
+        _monitoring_step(10, ws, config)
 
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s")
     return 0

@@ -85,7 +85,9 @@ def ensure_feature_serving_endpoint(
         APIError: A call failed.
     """
     if not _NAME.match(name):
-        raise InvalidRequestError(f"Invalid endpoint name {name!r}: use 1 to 63 letters, digits, dashes and underscores.")
+        raise InvalidRequestError(
+            f"Invalid endpoint name {name!r}: use 1 to 63 letters, digits, dashes and underscores."
+        )
     if len(feature_spec.split(".")) != 3:
         raise InvalidRequestError(f"feature_spec must be a three-part name catalog.schema.spec, not {feature_spec!r}.")
     rest = RestClient.sharing(client) if client is not None else RestClient(config=config)

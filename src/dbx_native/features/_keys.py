@@ -52,10 +52,9 @@ class KeySpec:
         if not self.composite:
             kind = type(key)
             if kind is str or kind is int:  # the fast path: no further checks needed
-                return key  # type: ignore[return-value]
-            if isinstance(key, Mapping):
-                return self._check(key, self._from_mapping(key))[0]
-            return self._check(key, (key,))[0]
+                return key
+            single: Hashable = self._check(key, self._from_mapping(key) if isinstance(key, Mapping) else (key,))[0]
+            return single
         if isinstance(key, Mapping):
             return self._check(key, self._from_mapping(key))
         if isinstance(key, (tuple, list)):
@@ -72,7 +71,9 @@ class KeySpec:
 
     def values(self, key: Hashable) -> tuple[Any, ...]:
         """The column values of a normalized key."""
-        return key if self.composite else (key,)  # type: ignore[return-value]
+        if self.composite:
+            return key  # type: ignore[return-value]
+        return (key,)
 
     def record(self, key: Hashable) -> dict[str, Any]:
         """A `dataframe_records` entry for a normalized key."""

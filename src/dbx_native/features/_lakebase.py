@@ -116,7 +116,11 @@ class LakebaseBackend:
 
         pool = self._ready_pool(http)
         query, params = self.statement(keys, columns)
-        attrs = {"db.system": "postgresql", "dbx_native.features.table": self.table, "dbx_native.features.keys": len(keys)}
+        attrs: dict[str, str | int] = {
+            "db.system": "postgresql",
+            "dbx_native.features.table": self.table,
+            "dbx_native.features.keys": len(keys),
+        }
         with http.telemetry.span("features.lakebase", attrs):
             try:
                 with pool.connection(timeout=timeout or self.connect_timeout) as conn:
@@ -172,7 +176,9 @@ class LakebaseBackend:
         arrays = sql.SQL(", ").join(
             sql.SQL("%s::int8[]" if all(isinstance(v, int) for v in values) else "%s::text[]") for values in params
         )
-        query = sql.SQL("SELECT {} FROM {} WHERE ({}) IN (SELECT * FROM unnest({}))").format(wanted, table, pairs, arrays)
+        query = sql.SQL("SELECT {} FROM {} WHERE ({}) IN (SELECT * FROM unnest({}))").format(
+            wanted, table, pairs, arrays
+        )
         return query, params
 
     def close(self) -> None:

@@ -70,11 +70,10 @@ class FeatureLookup(BaseClient, Generic[RowT]):
         >>> from dbx_native.local import LocalWorkspace
         >>> ws = LocalWorkspace()
         >>> _ = ws.create_table("main.fraud.merchants", [{"merchant_id": "m_1", "risk": 0.2}])
-        >>> _ = ws.features.create_spec("main.fraud.merchant_spec", table="main.fraud.merchants",
-        ...                             lookup_keys="merchant_id")
+        >>> _ = ws.features.create_spec("main.fraud.spec", table="main.fraud.merchants", lookup_keys="merchant_id")
+        >>> _ = ws.serving.create_endpoint("merchant-features", served_entities=[{"entity_name": "main.fraud.spec"}])
         >>> with ws.intercept():
-        ...     fl = FeatureLookup(backend=ws.features.local_backend("main.fraud.merchant_spec"),
-        ...                        key="merchant_id", config=ws.config)
+        ...     fl = FeatureLookup("merchant-features", key="merchant_id", config=ws.config)
         ...     fl.get("m_1")["risk"], fl.get("m_404")
         (0.2, None)
     """
@@ -208,7 +207,8 @@ class FeatureLookup(BaseClient, Generic[RowT]):
             APIResponseError: A row does not fit `schema`.
             APIError: The store failed (and no stale value could be served for every key of a chunk).
         """
-        return self._many(keys, with_meta=with_meta, timeout=timeout, force=False)
+        result: dict[Any, Any] = self._many(keys, with_meta=with_meta, timeout=timeout, force=False)
+        return result
 
     def refresh(self, keys: Iterable[Any], *, timeout: float | None = None) -> dict[Any, RowT | None]:
         """Fetch `keys` from the store now, whatever the cache holds, and cache the new values.
@@ -225,7 +225,8 @@ class FeatureLookup(BaseClient, Generic[RowT]):
             NotFoundError: Some keys have no row and `missing="raise"`.
             APIError: The store failed (and `stale_on_error` could not cover it).
         """
-        return self._many(keys, with_meta=False, timeout=timeout, force=True)
+        result: dict[Any, RowT | None] = self._many(keys, with_meta=False, timeout=timeout, force=True)
+        return result
 
     def invalidate(self, keys: Iterable[Any] | None = None) -> int:
         """Forget cached values: of `keys`, or all of them (also the ones kept for `stale_on_error`).
@@ -372,7 +373,10 @@ class FeatureLookup(BaseClient, Generic[RowT]):
         with self._counts_lock:
             self._counts["stale_served"] += len(chunk)
         _log.warning(
-            "feature store (%s) failed (%s); serving %d stale value(s)", self.backend.name, type(err).__name__, len(chunk)
+            "feature store (%s) failed (%s); serving %d stale value(s)",
+            self.backend.name,
+            type(err).__name__,
+            len(chunk),
         )
         return {k: (entry, True, True) for k, entry in stale.items() if entry is not None}
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -55,7 +56,7 @@ class FeatureSpecsBackend:
         [{'merchant_id': 'm_1', 'risk': 0.2}, {'merchant_id': 'm_9', 'risk': None}]
     """
 
-    def __init__(self, catalog: LocalCatalog, *, root: str | Path | None = None) -> None:
+    def __init__(self, catalog: LocalCatalog, *, root: str | os.PathLike[str] | None = None) -> None:
         self.catalog = catalog
         self._path = Path(root) / ".dbx_native" / "feature_specs.json" if root is not None else None
         self._specs: dict[str, dict[str, Any]] = {}
@@ -209,14 +210,16 @@ class FeatureSpecsBackend:
             self._specs[spec["name"]] = spec
             self._save()
         _log.debug("created feature spec %s", spec["name"])
-        return json.loads(json.dumps(spec))
+        copied: dict[str, Any] = json.loads(json.dumps(spec))
+        return copied
 
     def _get(self, name: str) -> dict[str, Any]:
         with self._lock:
             spec = self._specs.get(_key(name))
         if spec is None:
             raise LocalApiError(404, f"Feature spec '{name}' does not exist.", error_code="RESOURCE_DOES_NOT_EXIST")
-        return json.loads(json.dumps(spec))
+        copied: dict[str, Any] = json.loads(json.dumps(spec))
+        return copied
 
     def _delete(self, request: LocalRequest) -> dict[str, Any]:
         name = self._get(request.path_params["name"])["name"]

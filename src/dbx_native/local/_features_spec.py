@@ -77,7 +77,9 @@ def parse_spec(body: object, catalog: LocalCatalog) -> tuple[dict[str, Any], lis
         raise bad(f"Feature spec '{name}' outputs {clashes} more than once: rename them with rename_outputs.")
     spec = {
         "name": name,
-        "features": [{"feature_lookup": _lookup_json(lk, f["feature_lookup"])} for lk, f in zip(lookups, features)],
+        "features": [
+            {"feature_lookup": _lookup_json(lk, f["feature_lookup"])} for lk, f in zip(lookups, features, strict=True)
+        ],
         **({"exclude_columns": list(exclude)} if exclude else {}),
     }
     return spec, lookups
@@ -121,9 +123,7 @@ def _lookup(raw: object, i: int, catalog: LocalCatalog) -> Lookup:
     return Lookup(table, tuple(keys), key_types, outputs, defaults, columns)
 
 
-def _names(
-    raw: object, where: str, columns: Mapping[str, ColumnType], table: str, *, required: bool
-) -> list[str]:
+def _names(raw: object, where: str, columns: Mapping[str, ColumnType], table: str, *, required: bool) -> list[str]:
     if raw is None and not required:
         return []
     names = [raw] if isinstance(raw, str) else raw
