@@ -180,9 +180,9 @@ def main() -> int:
     args = parser.parse_args()
     overhead = tracing_overhead(args.calls, args.rounds)
     rate = throughput(args.spans, args.batch)
-    print(
-        f"TARGET tracing overhead on the agent thread < 5%: {'PASS' if overhead < 1.05 else 'FAIL'} ({(overhead - 1) * 100:+.1f}%)"
-    )
+    verdict = "PASS" if overhead < 1.05 else "FAIL"
+    print(f"TARGET tracing overhead on the agent thread < 5%: {verdict} ({(overhead - 1) * 100:+.1f}%)")
+    span_cost()
     print(f"TARGET export throughput >= 0.5x direct insert: {'PASS' if rate >= 0.5 else 'FAIL'} ({rate:.2f}x)")
     return 0
 
