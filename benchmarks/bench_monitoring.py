@@ -119,6 +119,9 @@ def span_cost(n: int = 5000) -> None:
         def send(self, spans: object) -> None:
             return None
 
+        def shutdown(self) -> None:
+            return None
+
     provider = TracerProvider()
     provider.add_span_processor(ExportingSpanProcessor(_Discard(), max_queue_size=n * 2))  # type: ignore[arg-type]
     traced = Telemetry()
