@@ -16,11 +16,12 @@ class Evidence:
     """One sign of use.
 
     Attributes:
-        file: Path relative to the audited root (a notebook cell reads ``nb.ipynb[cell 3]``).
-        line: 1-based line.
-        snippet: The line, trimmed.
+        file: Path relative to the audited root (a notebook cell reads ``nb.ipynb[cell 3]``); ``workspace``
+            for what a live workspace showed.
+        line: 1-based line (0 for workspace evidence).
+        snippet: The line, trimmed; for workspace evidence, what was found (``serving endpoint fraud-llm``).
         confidence: ``high`` (a call, resource or statement), ``medium`` (an import, a weaker sign) or ``low``.
-        kind: ``code``, ``sql``, ``notebook``, ``bundle`` or ``dependency``.
+        kind: ``code``, ``sql``, ``notebook``, ``bundle``, ``dependency`` or ``workspace``.
     """
 
     file: str
@@ -30,7 +31,7 @@ class Evidence:
     kind: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
+        return self.file if self.kind == "workspace" else f"{self.file}:{self.line}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class ComponentResult:
         confidence: The best evidence's confidence, ``none`` without evidence.
         evidence: The strongest pieces of evidence (a few), best first.
         evidence_count: How many pieces were found in all.
+        unknown: Why the component could not be checked (a live probe was refused, timed out or is not
+            answered by the workspace); ``None`` when it was checked. Only set on components not ``used``.
     """
 
     key: str
@@ -52,14 +55,15 @@ class ComponentResult:
     confidence: Level
     evidence: tuple[Evidence, ...] = ()
     evidence_count: int = 0
+    unknown: str | None = None
 
 
 @dataclass(frozen=True)
 class AuditReport:
-    """A project's Databricks-native score.
+    """A project's (or a live workspace's) Databricks-native score.
 
     Attributes:
-        root: The audited directory.
+        root: The audited directory (empty when only a workspace was audited).
         score: Components used out of ``total``.
         total: How many components count (12).
         components: The counted components, in checklist order.
@@ -67,6 +71,7 @@ class AuditReport:
         files_scanned: How many files were read.
         bundles: Bundle root files found (relative paths).
         problems: Files that could not be read or bundles that did not load (evidence from them may be missing).
+        workspace: The host of the live workspace audited (``audit_workspace``), empty when none was.
     """
 
     root: str
@@ -77,6 +82,7 @@ class AuditReport:
     files_scanned: int = 0
     bundles: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    workspace: str = ""
 
     @property
     def percent(self) -> int:
@@ -91,13 +97,28 @@ class AuditReport:
 
 
 def _line(result: ComponentResult, md: bool) -> str:
-    mark = "x" if result.used else " "
+    unknown = result.unknown is not None and not result.used
+    mark = "x" if result.used else "?" if unknown else " "
+    confidence = "unknown" if unknown else result.confidence
     best = result.evidence[0] if result.evidence else None
-    where = f"{best} {best.snippet}" if best else "no evidence"
+    where = f"{best} {best.snippet}" if best else f"({result.unknown})" if unknown else "no evidence"
+    if md and best:
+        where = f"`{best}` `{best.snippet.replace('`', '')}`"
+    if unknown and best:
+        where += f" ({result.unknown})"
     if md:
-        where = f"`{best}` `{best.snippet.replace('`', '')}`" if best else "no evidence"
-        return f"| [{mark}] | {result.name} | {result.confidence} | {result.evidence_count} | {where} |"
-    return f"[{mark}] {result.name:<30} {result.confidence:<7} {where}"
+        return f"| [{mark}] | {result.name} | {confidence} | {result.evidence_count} | {where} |"
+    return f"[{mark}] {result.name:<30} {confidence:<7} {where}"
+
+
+def _footer(report: AuditReport) -> list[str]:
+    lines = []
+    if report.root:
+        lines.append(f"{report.files_scanned} files scanned; bundles: {', '.join(report.bundles) or 'none'}")
+    if report.workspace:
+        unknown = sum(1 for c in report.components if c.unknown is not None and not c.used)
+        lines.append(f"workspace {report.workspace}: checked live; {unknown} component(s) unknown")
+    return lines
 
 
 def render(report: AuditReport, fmt: str) -> str:
@@ -114,6 +135,6 @@ def render(report: AuditReport, fmt: str) -> str:
     if md:
         lines += ["| used | component | confidence | evidence | first evidence |", "|---|---|---|---|---|"]
     lines += [_line(r, md) for r in report.extras]
-    lines += ["", f"{report.files_scanned} files scanned; bundles: {', '.join(report.bundles) or 'none'}"]
+    lines += ["", *_footer(report)]
     lines += [f"warning: {p}" for p in report.problems]
     return "\n".join(lines)
