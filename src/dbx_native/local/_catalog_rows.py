@@ -91,8 +91,13 @@ def _shape(value: Any, ctype: ColumnType) -> Any:
     if kind == "struct" and isinstance(value, Mapping):
         return {n: _shape(value.get(n), c) for n, c in zip(ctype.names, ctype.children, strict=True)}
     if kind == "map" and isinstance(value, Mapping):
+        # DuckDB binds a Python dict as a STRUCT, which unifies keys across the rows of a batch (and fails on
+        # an empty dict next to a full one); the key/value-list form binds as a real MAP.
         key_type, value_type = ctype.children
-        return {_shape(k, key_type): _shape(v, value_type) for k, v in value.items()}
+        return {
+            "key": [_shape(k, key_type) for k in value],
+            "value": [_shape(v, value_type) for v in value.values()],
+        }
     return value
 
 

@@ -26,6 +26,7 @@ from dbx_native.local._states import StateMachine
 from dbx_native.local._vector import VectorSearchBackend
 from dbx_native.local._vector_specs import workspace_embedder
 from dbx_native.local._wire import LocalApiError, LocalRequest, LocalResponse
+from dbx_native.local._zerobus import ZerobusBackend
 
 if TYPE_CHECKING:
     from dbx_native.config import DbxConfig
@@ -118,6 +119,8 @@ class LocalWorkspace:
         self.register(self.monitors)
         self.traces = OtlpTracesBackend(self.catalog)
         self.register(self.traces)
+        self.zerobus = ZerobusBackend(self.catalog)  # real Zerobus Ingest has its own host; here it shares ours
+        self.register(self.zerobus)
 
     # --- backends -------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Trace export to Unity Catalog (extra `telemetry`): `export_to_unity_catalog` and its parts.
 
-Not to be confused with `dbx_native._core.telemetry`, which opens the spans; this package ships them.
+Not to be confused with `dbx_native._core.telemetry`, which opens the spans; this package ships them, through
+the workspace OTLP endpoint or Zerobus Ingest (`transport="zerobus"`).
 Importing it is cheap: OpenTelemetry's SDK is imported when an export starts.
 """
 
@@ -9,12 +10,19 @@ from __future__ import annotations
 from dbx_native.telemetry._exporter import OTLP_TRACES_PATH, UnityCatalogSpanExporter
 from dbx_native.telemetry._install import TraceExport, export_to_unity_catalog
 from dbx_native.telemetry._processor import ExportCounters, ExportingSpanProcessor
+from dbx_native.telemetry._rows import TRACE_TABLE_SCHEMA, span_to_row, trace_table_ddl
+from dbx_native.telemetry._zerobus import ZerobusSpanExporter, zerobus_insert_path
 
 __all__ = [
     "OTLP_TRACES_PATH",
+    "TRACE_TABLE_SCHEMA",
     "ExportCounters",
     "ExportingSpanProcessor",
     "TraceExport",
     "UnityCatalogSpanExporter",
+    "ZerobusSpanExporter",
     "export_to_unity_catalog",
+    "span_to_row",
+    "trace_table_ddl",
+    "zerobus_insert_path",
 ]

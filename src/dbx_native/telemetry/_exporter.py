@@ -17,16 +17,16 @@ from dbx_native.config import DbxConfig
 from dbx_native.errors import (
     APIConnectionError,
     APIError,
-    ConfigurationError,
     InvalidRequestError,
     RateLimitError,
     ServerError,
 )
+from dbx_native.telemetry._wire_otlp import encode_spans
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
-__all__ = ["OTLP_TRACES_PATH", "UnityCatalogSpanExporter", "is_transient"]
+__all__ = ["OTLP_TRACES_PATH", "SpanExporterBase", "UnityCatalogSpanExporter", "check_table_name", "is_transient"]
 
 OTLP_TRACES_PATH = "/api/2.0/otel/v1/traces"
 
@@ -36,63 +36,25 @@ def is_transient(err: BaseException) -> bool:
     return isinstance(err, (RateLimitError, ServerError, APIConnectionError))
 
 
-def _encoder() -> Any:
-    try:
-        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    except ImportError as err:
-        raise ConfigurationError(
-            "Exporting traces needs the OTLP protobuf encoder: pip install 'dbx-native[telemetry]'."
-        ) from err
-    return encode_spans
-
-
-class UnityCatalogSpanExporter:
-    """Encodes spans as OTLP protobuf and posts them to the workspace OTLP endpoint for one table.
-
-    Args:
-        table: The Unity Catalog table (`catalog.schema.table`) the spans are written to.
-        config: Connection settings (`DbxConfig()` from the environment when omitted).
-        timeout: Seconds per export request.
+def check_table_name(table: object) -> str:
+    """`table` if it is a three-part name `catalog.schema.table`.
 
     Raises:
-        InvalidRequestError: `table` is not a three-part name.
-        ConfigurationError: The OTLP encoder (extra `telemetry`) is not installed.
+        InvalidRequestError: It is not.
     """
+    if not isinstance(table, str) or len(table.split(".")) != 3 or not all(table.split(".")):
+        raise InvalidRequestError(f"table must be a three-part name catalog.schema.table, not {table!r}")
+    return table
 
-    def __init__(
-        self,
-        table: str,
-        *,
-        config: DbxConfig | None = None,
-        timeout: float = 10.0,
-        _credentials: CredentialProvider | None = None,
-    ) -> None:
-        if not isinstance(table, str) or len(table.split(".")) != 3:
-            raise InvalidRequestError(f"table must be a three-part name catalog.schema.table, not {table!r}")
-        self.table = table
-        self.timeout = timeout
-        self._encode = _encoder()
-        self._http = HttpClient(config or DbxConfig(), client_name="telemetry", credentials=_credentials)
-        self._headers = {"Content-Type": "application/x-protobuf", "X-Databricks-UC-Table-Name": table}
+
+class SpanExporterBase:
+    """The OpenTelemetry `SpanExporter` interface over `send`, shared by the OTLP and Zerobus exporters."""
+
+    _http: HttpClient
 
     def send(self, spans: Sequence[ReadableSpan]) -> None:
-        """Send one batch, once (no retries, no span of its own: exporting must not trace itself).
-
-        Raises:
-            APIError: The request failed (`is_transient` says whether a later retry may pass).
-        """
-        body = self._encode(spans).SerializeToString()
-        response = self._http.request(
-            "POST",
-            OTLP_TRACES_PATH,
-            content=body,
-            headers=self._headers,
-            timeout=self.timeout,
-            stream=True,  # the answer is protobuf, not JSON: leave it undecoded
-            attempts=1,
-            traced=False,
-        )
-        response.close()
+        """Send one batch, once; raise an `APIError` when it fails."""
+        raise NotImplementedError
 
     def export(self, spans: Sequence[ReadableSpan]) -> Any:
         """The OpenTelemetry `SpanExporter` interface: one attempt, SUCCESS or FAILURE."""
@@ -111,3 +73,48 @@ class UnityCatalogSpanExporter:
     def shutdown(self) -> None:
         """Close the connection pool."""
         self._http.close()
+
+
+class UnityCatalogSpanExporter(SpanExporterBase):
+    """Encodes spans as OTLP protobuf and posts them to the workspace OTLP endpoint for one table.
+
+    Args:
+        table: The Unity Catalog table (`catalog.schema.table`) the spans are written to.
+        config: Connection settings (`DbxConfig()` from the environment when omitted).
+        timeout: Seconds per export request.
+
+    Raises:
+        InvalidRequestError: `table` is not a three-part name.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        *,
+        config: DbxConfig | None = None,
+        timeout: float = 10.0,
+        _credentials: CredentialProvider | None = None,
+    ) -> None:
+        self.table = check_table_name(table)
+        self.timeout = timeout
+        self._http = HttpClient(config or DbxConfig(), client_name="telemetry", credentials=_credentials)
+        self._headers = {"Content-Type": "application/x-protobuf", "X-Databricks-UC-Table-Name": table}
+
+    def send(self, spans: Sequence[ReadableSpan]) -> None:
+        """Send one batch, once (no retries, no span of its own: exporting must not trace itself).
+
+        Raises:
+            APIError: The request failed (`is_transient` says whether a later retry may pass).
+        """
+        body = encode_spans(spans)  # our direct encoder: ~10x less CPU than building protobuf messages
+        response = self._http.request(
+            "POST",
+            OTLP_TRACES_PATH,
+            content=body,
+            headers=self._headers,
+            timeout=self.timeout,
+            stream=True,  # the answer is protobuf, not JSON: leave it undecoded
+            attempts=1,
+            traced=False,
+        )
+        response.close()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from dbx_native._core.logs import get_logger
 from dbx_native.config import DbxConfig
-from dbx_native.errors import ConfigurationError
-from dbx_native.telemetry._exporter import UnityCatalogSpanExporter
+from dbx_native.errors import ConfigurationError, InvalidRequestError
+from dbx_native.telemetry._exporter import SpanExporterBase, UnityCatalogSpanExporter
 from dbx_native.telemetry._processor import ExportCounters, ExportingSpanProcessor
+from dbx_native.telemetry._zerobus import ZerobusSpanExporter
 
 __all__ = ["TraceExport", "export_to_unity_catalog"]
 
@@ -22,12 +23,16 @@ class TraceExport:
         table: The target table.
         processor: The span processor added to the tracer provider.
         tracer_provider: The provider it was added to.
+        transport: `"otlp"` (workspace OTLP endpoint) or `"zerobus"` (Zerobus Ingest REST).
     """
 
-    def __init__(self, table: str, processor: ExportingSpanProcessor, tracer_provider: Any) -> None:
+    def __init__(
+        self, table: str, processor: ExportingSpanProcessor, tracer_provider: Any, transport: str = "otlp"
+    ) -> None:
         self.table = table
         self.processor = processor
         self.tracer_provider = tracer_provider
+        self.transport = transport
 
     @property
     def counters(self) -> ExportCounters:
@@ -50,7 +55,10 @@ class TraceExport:
 
     def __repr__(self) -> str:
         c = self.counters
-        return f"TraceExport(table={self.table!r}, exported={c.exported}, dropped={c.dropped}, queued={c.queued})"
+        return (
+            f"TraceExport(table={self.table!r}, transport={self.transport!r}, exported={c.exported}, "
+            f"dropped={c.dropped}, queued={c.queued})"
+        )
 
 
 def export_to_unity_catalog(
@@ -65,11 +73,16 @@ def export_to_unity_catalog(
     timeout: float = 10.0,
     initial_backoff: float = 0.5,
     max_backoff: float = 30.0,
+    transport: Literal["otlp", "zerobus"] = "otlp",
+    zerobus_host: str | None = None,
 ) -> TraceExport:
-    """Export spans to a Unity Catalog table through the workspace OTLP endpoint, batched, in the background.
+    """Export spans to a Unity Catalog table, batched, in the background.
 
     Every dbx-native client opens spans with GenAI attributes (model, tokens, cost, route, fallbacks, guardrail
     verdicts); after this call they (and the application's own spans) land in `table`, one row per span.
+    Two transports share the same queue, retries, counters and row shape: the workspace OTLP endpoint (default;
+    the table is created on first export) and Zerobus Ingest's REST insert route (`transport="zerobus"`, for high
+    volume; the table must exist: `trace_table_ddl(table)`).
 
     Args:
         table: The trace table, `catalog.schema.table`.
@@ -83,6 +96,9 @@ def export_to_unity_catalog(
         timeout: Seconds per export request.
         initial_backoff: First pause after a transient failure (doubles up to `max_backoff`).
         max_backoff: Longest pause between retries.
+        transport: `"otlp"` (workspace OTLP endpoint) or `"zerobus"` (Zerobus Ingest REST insert).
+        zerobus_host: The Zerobus Ingest endpoint (`https://<workspace-id>.zerobus.<region>.cloud.databricks.com`),
+            required with `transport="zerobus"`; the config's credentials are sent to it.
 
     Returns:
         The running export (`.counters`, `.flush()`, `.shutdown()`; a context manager).
@@ -90,7 +106,8 @@ def export_to_unity_catalog(
     Raises:
         ConfigurationError: opentelemetry-sdk or the OTLP encoder is missing (extra `telemetry`), or the global
             tracer provider is not an SDK one.
-        InvalidRequestError: `table` is not `catalog.schema.table`.
+        InvalidRequestError: `table` is not `catalog.schema.table`, an unknown `transport`, or `transport="zerobus"`
+            without a usable `zerobus_host`.
     """
     provider = tracer_provider if tracer_provider is not None else _global_provider(service_name)
     if not hasattr(provider, "add_span_processor"):
@@ -98,7 +115,7 @@ def export_to_unity_catalog(
             f"The tracer provider {type(provider).__name__} cannot take span processors: pass an OpenTelemetry SDK "
             "TracerProvider as tracer_provider=."
         )
-    exporter = UnityCatalogSpanExporter(table, config=config, timeout=timeout)
+    exporter = _exporter(table, config, timeout, transport, zerobus_host)
     processor = ExportingSpanProcessor(
         exporter,
         max_queue_size=max_queue_size,
@@ -108,8 +125,20 @@ def export_to_unity_catalog(
         max_backoff=max_backoff,
     )
     provider.add_span_processor(processor)
-    _log.info("exporting spans to Unity Catalog table %s", table)
-    return TraceExport(table, processor, provider)
+    _log.info("exporting spans to Unity Catalog table %s through %s", table, transport)
+    return TraceExport(table, processor, provider, transport)
+
+
+def _exporter(
+    table: str, config: DbxConfig | None, timeout: float, transport: str, zerobus_host: str | None
+) -> SpanExporterBase:
+    if transport == "otlp":
+        if zerobus_host is not None:
+            raise InvalidRequestError("zerobus_host is only used with transport='zerobus'.")
+        return UnityCatalogSpanExporter(table, config=config, timeout=timeout)
+    if transport == "zerobus":
+        return ZerobusSpanExporter(table, zerobus_host=zerobus_host or "", config=config, timeout=timeout)
+    raise InvalidRequestError(f"transport must be 'otlp' or 'zerobus', not {transport!r}")
 
 
 def _global_provider(service_name: str) -> Any:

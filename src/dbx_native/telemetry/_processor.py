@@ -56,7 +56,7 @@ class ExportingSpanProcessor:
     """An OpenTelemetry span processor that exports ended spans in batches from a background thread.
 
     Args:
-        sender: Sends one batch or raises an `APIError` (`UnityCatalogSpanExporter`).
+        sender: Sends one batch or raises an `APIError` (`UnityCatalogSpanExporter`, `ZerobusSpanExporter`).
         max_queue_size: Spans kept waiting at most; more are dropped (and counted).
         max_batch_size: Spans per export request.
         schedule_delay: Seconds between exports when fewer than `max_batch_size` spans wait.
