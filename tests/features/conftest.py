@@ -9,10 +9,11 @@ under CI (`CI` set), where they fail: CI installs `postgresql` and must never sk
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from features_support import LookupFactory
 from pgcluster import PgCluster, PgUnavailable, find_pg_bin
 
 from canary import CANARY
@@ -37,8 +38,6 @@ PAIRS = [
     {"merchant_id": "m_1", "region": "us", "volume": 7},
     {"merchant_id": "m_2", "region": "us", "volume": 900},
 ]
-
-LookupFactory = Callable[..., FeatureLookup[Any]]
 
 
 def config(ws: LocalWorkspace, **retry: Any) -> DbxConfig:
@@ -84,10 +83,6 @@ def make_lookup(request: pytest.FixtureRequest, ws: LocalWorkspace) -> Iterator[
     yield make
     for lookup in made:
         lookup.close()
-
-
-def lookup_path(kind: str) -> str:
-    return "/serving-endpoints/" if kind == "serving" else "/api/2.0/sql/statements"
 
 
 @pytest.fixture(scope="session")

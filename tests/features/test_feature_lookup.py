@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from features_support import LookupFactory, lookup_path
 from pydantic import BaseModel
 
-from conftest import LookupFactory, lookup_path
 from dbx_native._core.clock import FakeClock
 from dbx_native.errors import APIConnectionError, APIResponseError, InvalidRequestError, NotFoundError, ServerError
 from dbx_native.features import FeatureRecord

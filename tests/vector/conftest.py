@@ -6,22 +6,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from vector_support import INDEX, embed
 
 from canary import CANARY
 from dbx_native import DbxConfig
 from dbx_native._core.clock import FakeClock
-from dbx_native.local import HashingEmbedder, LocalWorkspace
+from dbx_native.local import LocalWorkspace
 from dbx_native.vector import VectorMemory
-
-INDEX = "main.agent.memory"
-DIM = 64
-
-_hashing = HashingEmbedder(dimension=DIM)
-
-
-def embed(texts: list[str]) -> list[list[float]]:
-    """A plain callable embedder (deterministic word hashing)."""
-    return _hashing.embed(texts)
 
 
 @pytest.fixture
@@ -55,8 +46,3 @@ def make(ws: LocalWorkspace, clock: FakeClock) -> Callable[..., VectorMemory]:
 @pytest.fixture
 def mem(make: Callable[..., VectorMemory]) -> VectorMemory:
     return make()
-
-
-def requests_to(ws: LocalWorkspace, suffix: str) -> list[Any]:
-    """Captured requests whose path ends with `suffix`."""
-    return [r for r in ws.requests if r.path.endswith(suffix)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from vector_support import INDEX, embed, requests_to
 
-from conftest import INDEX, embed, requests_to
 from dbx_native._core.clock import FakeClock
 from dbx_native.errors import (
     APIResponseError,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from vector_support import DIM, INDEX, embed, requests_to
 
 from canary import CANARY
-from conftest import DIM, INDEX, embed, requests_to
 from dbx_native import DbxConfig
 from dbx_native._core.clock import FakeClock
 from dbx_native.errors import InvalidRequestError, OperationTimeoutError

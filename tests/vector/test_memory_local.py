@@ -6,7 +6,8 @@ import datetime as dt
 import json
 from collections.abc import Callable
 
-from conftest import INDEX, requests_to
+from vector_support import INDEX, requests_to
+
 from dbx_native._core.clock import FakeClock
 from dbx_native.local import LocalWorkspace
 from dbx_native.vector import Filter, MemoryHit, VectorMemory

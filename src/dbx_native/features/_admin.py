@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from dbx_native._core.client import BaseClient
 from dbx_native._core.logs import get_logger
+from dbx_native._core.waiters import Poll
 from dbx_native.config import DbxConfig
 from dbx_native.errors import ConflictError, InvalidRequestError, NotFoundError, OperationTimeoutError, ServerError
 from dbx_native.rest import RestClient
@@ -147,8 +148,7 @@ def _serves(endpoint: Mapping[str, Any], entity: Mapping[str, Any]) -> bool:
 def _wait(
     rest: RestClient, name: str, timeout: float, progress: Callable[[Mapping[str, Any]], None] | None
 ) -> dict[str, Any]:
-    clock = rest._http.clock
-    start, delay = clock.monotonic(), 1.0
+    poll = Poll(rest._http.clock, timeout=timeout, initial=1.0, factor=2.0, maximum=30.0)
     while True:
         current = _read(rest, name) or {}
         state = current.get("state") or {}
@@ -163,14 +163,11 @@ def _wait(
             )
         if state.get("ready") == "READY" and state.get("config_update") in (None, "NOT_UPDATING"):
             return current
-        elapsed = clock.monotonic() - start
-        if elapsed + delay > timeout:
+        _log.info("waiting for serving endpoint %s: %s (%.0fs elapsed)", name, dict(state), poll.elapsed)
+        if not poll.wait():
             raise OperationTimeoutError(
                 f"Serving endpoint '{name}' was not ready after {timeout:g}s (state {dict(state)}): it may still "
                 "be deploying; call again later with wait=True, or raise timeout=.",
                 last_state=dict(state),
                 timeout=timeout,
             )
-        _log.info("waiting for serving endpoint %s: %s (%.0fs elapsed)", name, dict(state), elapsed)
-        clock.sleep(delay)
-        delay = min(delay * 2, 30.0)

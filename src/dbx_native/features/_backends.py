@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
+from dbx_native._core.waiters import Poll
 from dbx_native.errors import APIResponseError, BadRequestError, InvalidRequestError, OperationTimeoutError
 from dbx_native.features._keys import canonical
 
@@ -234,9 +235,8 @@ class SqlWarehouseBackend:
         return [by_key.get(canonical(key)) for key in keys]
 
     def _finished(self, result: Any, http: HttpClient, timeout: float | None) -> Mapping[str, Any]:
-        clock = http.clock
-        start, wait = clock.monotonic(), self.poll_interval
         limit = timeout if timeout is not None else _DEFAULT_POLL_LIMIT
+        poll = Poll(http.clock, timeout=limit, initial=self.poll_interval, factor=2.0, maximum=1.0)
         while True:
             if not isinstance(result, Mapping) or not isinstance(result.get("status"), Mapping):
                 raise APIResponseError(f"The statement API answered without a status: {result!r:.120}")
@@ -252,15 +252,13 @@ class SqlWarehouseBackend:
                     error_code=error.get("error_code"),
                     body=dict(result),
                 )
-            if clock.monotonic() - start + wait > limit:
+            if not poll.wait():
                 raise OperationTimeoutError(
                     f"The lookup statement on {self.table} was still {state} after {limit:g}s: the warehouse "
                     "may be starting; retry, or pass a longer timeout=.",
                     last_state=state,
                     timeout=limit,
                 )
-            clock.sleep(wait)
-            wait = min(wait * 2, 1.0)
             path = f"/api/2.0/sql/statements/{quote(str(result.get('statement_id')))}"
             result = http.request("GET", path, timeout=limit, operation="features.sql.poll").json()
 

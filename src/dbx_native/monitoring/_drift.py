@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dbx_native._core.http import HttpClient
+from dbx_native._core.waiters import Poll
 from dbx_native.errors import APIResponseError, InvalidRequestError, NotFoundError, OperationTimeoutError
 from dbx_native.monitoring._models import ColumnDrift, DriftReport
 
@@ -48,16 +49,15 @@ def run_sql(
     answer = http.request(
         "POST", "/api/2.0/sql/statements", json_body=body, idempotent=True, timeout=timeout, operation="monitoring.sql"
     ).json()
-    clock, limit = http.clock, timeout or 120.0
-    start = clock.monotonic()
+    limit = timeout or 120.0
+    poll = Poll(http.clock, timeout=limit, initial=0.25, factor=2.0, maximum=2.0)
     while answer["status"]["state"] in ("PENDING", "RUNNING"):
-        if clock.monotonic() - start > limit:
+        if not poll.wait():
             raise OperationTimeoutError(
                 f"The drift query did not finish in {limit:g}s: check that warehouse is running.",
                 last_state=answer["status"]["state"],
                 timeout=limit,
             )
-        clock.sleep(1.0)
         answer = http.request("GET", f"/api/2.0/sql/statements/{answer['statement_id']}", traced=False).json()
     state = answer["status"]["state"]
     if state != "SUCCEEDED":

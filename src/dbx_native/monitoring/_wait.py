@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from dbx_native._core.clock import Clock
 from dbx_native._core.logs import get_logger
+from dbx_native._core.waiters import Poll
 from dbx_native.errors import OperationTimeoutError
 from dbx_native.monitoring._models import RefreshInfo
 
@@ -30,22 +31,18 @@ def wait_for_refresh(
     Raises:
         OperationTimeoutError: `timeout` passed first; `.last_state` is the last `RefreshInfo` seen.
     """
-    start = clock.monotonic()
-    pause = max(poll_interval, 0.01)
+    poll_ = Poll(clock, timeout=timeout, initial=max(poll_interval, 0.01), factor=1.5, maximum=_MAX_PAUSE)
     current = first
     if progress is not None:
         progress(current)
     while not current.done:
-        remaining = timeout - (clock.monotonic() - start)
-        if remaining <= 0:
+        if not poll_.wait():
             raise OperationTimeoutError(
                 f"Refresh {current.refresh_id} of the monitor on {table} was still {current.state} after "
                 f"{timeout:g}s: it keeps running on the server; call status({table!r}) later or raise timeout=.",
                 last_state=current,
                 timeout=timeout,
             )
-        clock.sleep(min(pause, remaining))
-        pause = min(pause * 1.5, _MAX_PAUSE)
         latest = poll()
         if latest.state != current.state:
             _log.info("monitor refresh %s of %s: %s -> %s", latest.refresh_id, table, current.state, latest.state)

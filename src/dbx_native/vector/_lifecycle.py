@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dbx_native._core.logs import get_logger
+from dbx_native._core.waiters import Poll
 from dbx_native.errors import APIResponseError, ConflictError, InvalidRequestError, NotFoundError, OperationTimeoutError
 from dbx_native.vector._models import IndexInfo
 from dbx_native.vector._records import BASE_COLUMNS
@@ -141,10 +142,9 @@ def _check_fits(mem: VectorMemory, info: IndexInfo, dimension: int | None) -> No
 def _wait_ready(
     mem: VectorMemory, wait_timeout: float, progress: Callable[[str], None] | None, timeout: float | None
 ) -> IndexInfo:
-    clock = mem._http.clock
-    deadline = clock.monotonic() + wait_timeout
+    poll = Poll(mem._http.clock, timeout=wait_timeout, initial=1.0, factor=2.0, maximum=10.0)
     routes = mem._routes(timeout)
-    delay, last_state, seen = 1.0, "unknown", ""
+    last_state, seen = "unknown", ""
     while True:
         endpoint = mem._http.request("GET", routes.endpoint_path, timeout=timeout).json() or {}
         ep_state = str((endpoint.get("endpoint_status") or {}).get("state") or "UNKNOWN")
@@ -160,24 +160,20 @@ def _wait_ready(
                 progress(last_state)
         if info is not None and info.ready:
             return info
-        if clock.monotonic() + delay > deadline:
+        if not poll.wait():
             raise OperationTimeoutError(
                 f"index {mem.index} was not ready after {wait_timeout:.0f} s ({last_state}); "
                 "call ensure_index() again to keep waiting",
                 last_state=last_state,
                 timeout=wait_timeout,
             )
-        clock.sleep(delay)
-        delay = min(delay * 2, 10.0)
 
 
 def wait_until_visible(mem: VectorMemory, ids: list[str], timeout: float, request_timeout: float | None) -> None:
     if not ids:
         return
-    clock = mem._http.clock
-    deadline = clock.monotonic() + timeout
+    poll = Poll(mem._http.clock, timeout=timeout, initial=0.05, factor=2.0, maximum=2.0)
     missing = list(dict.fromkeys(str(i) for i in ids))
-    delay = 0.05
     while True:
         still: list[str] = []
         for i in range(0, len(missing), _VISIBLE_BATCH):
@@ -188,13 +184,11 @@ def wait_until_visible(mem: VectorMemory, ids: list[str], timeout: float, reques
         missing = still
         if not missing:
             return
-        if clock.monotonic() + delay > deadline:
+        _log.debug("waiting for %d ids to become visible in %s", len(missing), mem.index)
+        if not poll.wait():
             raise OperationTimeoutError(
                 f"{len(missing)} of {len(ids)} ids were not visible in index {mem.index} after {timeout} s "
                 f"(first: {missing[:3]}); the index may be syncing slowly: wait longer",
                 last_state={"missing": missing},
                 timeout=timeout,
             )
-        _log.debug("waiting for %d ids to become visible in %s", len(missing), mem.index)
-        clock.sleep(delay)
-        delay = min(delay * 2, 2.0)
