@@ -74,3 +74,15 @@ def test_load_errors_exit_one_with_the_location_on_stderr(tmp_path: Path, capsys
 def test_bad_var_syntax_is_refused(bundle: Path) -> None:
     with pytest.raises(SystemExit, match="NAME=VALUE"):
         main(["bundle", "inspect", str(bundle), "--var", "novalue"])
+
+
+def test_inspect_table_ends_with_python_status_and_loader_notes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = textwrap.dedent(BUNDLE).replace("  dev: {default: true, mode: development}", "  dev: {default: true}")
+    text += "presets:\n  source_linked_deployment: true\n"
+    (tmp_path / "databricks.yml").write_text(text, encoding="utf-8")
+    assert main(["bundle", "inspect", str(tmp_path), "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if line.startswith("- note: presets.source_linked_deployment:")]
+    assert len(notes) == 1

@@ -170,7 +170,9 @@ class BundleInspector:
         if cached is None:
             with gc_paused():  # resolution builds a full copy of the configuration: see _yaml.gc_paused
                 root = self._loaded.root if self._load_python else None
-                cached = resolve_target(self._loaded.config, name, self._overrides, self._env, root=root)
+                cached = resolve_target(
+                    self._loaded.config, name, self._overrides, self._env, root=root, bundle_root=self._loaded.root
+                )
             self._inventories[name] = cached
         return cached
 

@@ -89,6 +89,12 @@ class BundleInventory:
         unresolved: References that could not be resolved offline, one entry per expression.
         python: The ``python`` section (Python-defined resources and mutators), if any.
         python_status: Whether the Python resources were loaded (``"loaded"``) or why not; ``None`` without any.
+        mutators_status: Whether the Python mutators (``python.mutators``) were applied (``"applied"``) or why
+            not; ``None`` without any.
+        python_changes: What the Python mutators changed, resource by resource and field by field.
+        artifacts: The resolved ``artifacts`` section (with ``dynamic_version`` when the preset sets it).
+        notes: What the CLI would warn about while loading this target offline, and what was left symbolic
+            (e.g. a source-linked deployment outside a Databricks workspace, tags kept for an unknown cloud).
     """
 
     name: str
@@ -104,6 +110,10 @@ class BundleInventory:
     unresolved: tuple[Reference, ...] = ()
     python: dict[str, Any] | None = None
     python_status: str | None = None
+    mutators_status: str | None = None
+    python_changes: tuple[ResourceChange, ...] = ()
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def resource(self, resource_type: str, key: str) -> dict[str, Any] | None:
         """Return one resource's resolved configuration, or ``None`` if the target has no such resource."""

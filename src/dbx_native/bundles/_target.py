@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dbx_native.bundles._interp import Resolver, Unresolved, VariableState
-from dbx_native.bundles._merge import apply_presets, deep_merge, merge_keyed_lists, mode_presets
-from dbx_native.bundles._models import BundleInventory, Variable
-from dbx_native.bundles._python import load_python_resources
+from dbx_native.bundles._merge import (
+    apply_artifact_presets,
+    apply_presets,
+    cloud_of,
+    deep_merge,
+    merge_keyed_lists,
+    mode_presets,
+)
+from dbx_native.bundles._models import BundleInventory, ResourceChange, Variable
+from dbx_native.bundles._python import apply_python_mutators, load_python_resources
 from dbx_native.errors import BundleError
 
 __all__ = ["declared_variables", "default_target", "resolve_target", "target_names", "targets_section"]
@@ -152,6 +162,156 @@ def _add_python_resources(
     return status
 
 
+def _on_databricks_runtime() -> bool:
+    """Whether this process runs on Databricks Runtime (the CLI's ``libs/dbr`` test)."""
+    return (
+        sys.platform.startswith("linux")
+        and bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+        and os.path.isdir("/databricks")
+    )
+
+
+def _sync_root(root: Path, sync: Any) -> str:
+    # The CLI syncs from the deepest folder that holds the bundle root and every `sync.paths` entry.
+    paths = sync.get("paths") if isinstance(sync, dict) else None
+    entries = [p for p in paths if isinstance(p, str)] if isinstance(paths, list) and paths else ["."]
+    base = os.path.abspath(root)
+    return os.path.commonpath([base, *(os.path.normpath(os.path.join(base, entry)) for entry in entries)])
+
+
+_SOURCE_LINKED = "presets.source_linked_deployment"
+
+
+def _workspace_sync_root(root: Path | None, merged: Mapping[str, Any]) -> str | None:
+    # Source-linked deployment needs the CLI to run inside the workspace, on files under /Workspace/.
+    if root is None or not _on_databricks_runtime():
+        return None
+    sync_root = _sync_root(root, merged.get("sync"))
+    return sync_root if sync_root.startswith("/Workspace/") else None
+
+
+def _source_linked(
+    presets: dict[str, Any], mode: Any, merged: Mapping[str, Any], root: Path | None
+) -> tuple[str | None, list[str]]:
+    """Decide source-linked deployment as the CLI does; return the sync root when it is in force, and notes."""
+    explicit = presets.get("source_linked_deployment")
+    if explicit is False or (explicit is not True and mode != "development"):
+        return None, []
+    sync_root = _workspace_sync_root(root, merged)
+    if sync_root is None:
+        if explicit is not True:
+            return None, []
+        presets["source_linked_deployment"] = False
+        if root is None and _on_databricks_runtime():
+            return None, [f"{_SOURCE_LINKED}: not decided (the bundle root is not known here); left off"]
+        why = "available only when the CLI runs in a Databricks workspace, on files under /Workspace/"
+        return None, [f"{_SOURCE_LINKED}: {why}; turned off, as the CLI does here"]
+    notes = []
+    if explicit is True and mode != "development":
+        notes.append(f"{_SOURCE_LINKED}: deprecated outside `mode: development` (the CLI warns)")
+    presets["source_linked_deployment"] = True
+    if (merged.get("resources") or {}).get("apps"):
+        notes.append(f"{_SOURCE_LINKED}: not supported for apps; the CLI refuses to deploy this target")
+    if (merged.get("workspace") or {}).get("file_path"):
+        notes.append("workspace.file_path: ignored in a source-linked deployment (the CLI warns)")
+    notes.append(f"{_SOURCE_LINKED}: resources use the files in {sync_root}; ${{workspace.file_path}} resolves to it")
+    return sync_root, notes
+
+
+def _preset_notes(
+    mode: Any, explicit: Mapping[str, Any], presets: Mapping[str, Any], tags_as_written: bool
+) -> list[str]:
+    notes = []
+    status = presets.get("trigger_pause_status")
+    if status and status not in ("PAUSED", "UNPAUSED"):
+        notes.append("presets.trigger_pause_status: must be PAUSED or UNPAUSED; the CLI reports an error and pauses")
+    if mode == "development" and explicit.get("trigger_pause_status") == "UNPAUSED":
+        notes.append("presets.trigger_pause_status: UNPAUSED is refused by the CLI in a `mode: development` target")
+    if presets.get("tags") and tags_as_written:
+        notes.append(
+            "presets.tags: cluster and SQL warehouse tags are normalized for the workspace's cloud, which "
+            "workspace.host does not tell; they are kept as written"
+        )
+    return notes
+
+
+@dataclass
+class _Presets:
+    presets: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    file_path: Any = None  # workspace.file_path as configured, when a source-linked deployment replaces it
+
+
+def _apply_presets(
+    merged: dict[str, Any], states: Mapping[str, VariableState], mode: Any, root: Path | None
+) -> _Presets:
+    # The CLI resolves variables in `presets` before applying them (ResolveVariableReferencesWithoutResources).
+    early = Resolver(merged, states)
+    explicit = early.resolve(merged.get("presets") or {}, ["presets"])
+    explicit = explicit if isinstance(explicit, dict) else {}
+    out = _Presets(mode_presets(mode, explicit))
+    sync_root, out.notes = _source_linked(out.presets, mode, merged, root)
+    cloud = cloud_of(early.resolve((merged.get("workspace") or {}).get("host"), ["workspace", "host"]))
+    resources = merged["resources"]
+    compute_tags = bool(resources.get("clusters") or resources.get("sql_warehouses"))
+    out.notes += _preset_notes(mode, explicit, out.presets, compute_tags and cloud is None)
+    experimental = merged.get("experimental")
+    skip = isinstance(experimental, dict) and experimental.get("skip_name_prefix_for_schema") is True
+    merged["resources"] = apply_presets(resources, out.presets, cloud=cloud, prefix_schemas=not skip)
+    if merged.get("artifacts") is not None:
+        merged["artifacts"] = apply_artifact_presets(merged["artifacts"], out.presets)
+    merged["workspace"] = _workspace_defaults(merged.get("workspace") or {})
+    if sync_root is not None:
+        # Only references in resources see the sync root; the workspace section keeps its path (as in the CLI).
+        out.file_path = merged["workspace"]["file_path"]
+        merged["workspace"]["file_path"] = sync_root
+    return out
+
+
+class _KeepResourceReferences(Resolver):
+    """Resolves as the CLI has before Python mutators run: ``${resources.*}`` stays as written."""
+
+    def _resource(self, parts: list[str | int]) -> Any:
+        return Unresolved("runtime")
+
+
+def _apply_mutators(
+    merged: dict[str, Any], python: Any, states: Mapping[str, VariableState], root: Path | None
+) -> tuple[str | None, tuple[ResourceChange, ...], tuple[str, ...]]:
+    # The CLI runs mutators last, on resources after presets with variables resolved; they can change
+    # resources (YAML and Python ones) but not add or remove any.
+    if not isinstance(python, dict) or not python.get("mutators"):
+        return None, (), ()
+    if root is None:
+        return "not applied: running project code was turned off", (), ()
+    partial = _KeepResourceReferences(merged, states)
+    config = {section: partial.resolve(merged.get(section) or {}, [section]) for section in ("bundle", "workspace")}
+    config["resources"] = partial.resolve(merged["resources"], ["resources"])
+    values = {}
+    for var_name in states:
+        value = partial.lookup(f"var.{var_name}")
+        values[var_name] = None if isinstance(value, Unresolved) else value
+    result = apply_python_mutators(root, config, python, values)
+    if result.changed:
+        resources = dict(merged["resources"])
+        for rtype, items in result.changed.items():
+            resources[rtype] = {**resources[rtype], **items}
+        merged["resources"] = resources
+    return result.status, result.changes, result.warnings
+
+
+def _resolved_variables(resolver: Resolver, states: Mapping[str, VariableState]) -> dict[str, Any]:
+    variables: dict[str, Any] = {}
+    for var_name in states:
+        value = resolver.lookup(f"var.{var_name}")
+        if isinstance(value, Unresolved):
+            if not any(ref.expression == f"${{var.{var_name}}}" for ref in resolver.unresolved):
+                resolver.record(f"${{var.{var_name}}}", value.reason, ["variables", var_name])
+            value = None
+        variables[var_name] = value
+    return variables
+
+
 def resolve_target(
     config: Mapping[str, Any],
     name: str,
@@ -159,6 +319,7 @@ def resolve_target(
     env: Mapping[str, str],
     *,
     root: Path | None = None,
+    bundle_root: Path | None = None,
 ) -> BundleInventory:
     """Resolve the bundle for one target.
 
@@ -167,7 +328,9 @@ def resolve_target(
         name: The target.
         overrides: Variable values given explicitly.
         env: ``BUNDLE_VAR_*`` environment variables.
-        root: The bundle root, to load Python-defined resources from; ``None`` to not run Python code.
+        root: The bundle root, to run Python code (``python.resources``, ``python.mutators``) from; ``None`` to
+            not run Python code.
+        bundle_root: The bundle root for facts about its files (source-linked deployment); defaults to ``root``.
 
     Raises:
         BundleError: The target does not exist or references form a cycle.
@@ -179,29 +342,22 @@ def resolve_target(
     if not isinstance(target, dict):
         raise BundleError(f"target {name!r} must be a mapping of settings")
     merged = _merge_target(config, name, target)
-    target_vars = target.get("variables") or {}
-    states = _variable_states(declared_variables(config), target_vars, overrides, env)
+    states = _variable_states(declared_variables(config), target.get("variables") or {}, overrides, env)
     python = merged.get("python") or (merged.get("experimental") or {}).get("python")
     python_status = _add_python_resources(merged, python, states, root)
     mode = target.get("mode")
-    presets = mode_presets(mode, merged.get("presets") or {})
-    merged["resources"] = apply_presets(merged["resources"], presets)
-    merged["workspace"] = _workspace_defaults(merged.get("workspace") or {})
+    presets = _apply_presets(merged, states, mode, bundle_root or root)
+    mutators_status, changes, warnings = _apply_mutators(merged, python, states, root)
     resolver = Resolver(merged, states)
     resolved: dict[str, Any] = {}
-    for section in ("bundle", "workspace", "resources", "presets", "run_as", "permissions"):
-        if section == "presets":
-            resolved[section] = resolver.resolve(presets, ["presets"])
-        elif merged.get(section) is not None:
-            resolved[section] = resolver.resolve(merged[section], [section])
-    variables: dict[str, Any] = {}
-    for var_name in states:
-        value = resolver.lookup(f"var.{var_name}")
-        if isinstance(value, Unresolved):
-            if not any(ref.expression == f"${{var.{var_name}}}" for ref in resolver.unresolved):
-                resolver.record(f"${{var.{var_name}}}", value.reason, ["variables", var_name])
-            value = None
-        variables[var_name] = value
+    for section in ("bundle", "workspace", "resources", "presets", "run_as", "permissions", "artifacts"):
+        value = presets.presets if section == "presets" else merged.get(section)
+        if value is not None:
+            resolved[section] = resolver.resolve(value, [section])
+    if presets.file_path is not None:
+        file_path = resolver.resolve(presets.file_path, ["workspace", "file_path"])
+        resolved["workspace"] = {**resolved["workspace"], "file_path": file_path}  # resolved values are shared
+    variables = _resolved_variables(resolver, states)
     return BundleInventory(
         name=str(resolved["bundle"].get("name") or ""),
         target=name,
@@ -216,4 +372,8 @@ def resolve_target(
         unresolved=resolver.unresolved,
         python=python if isinstance(python, dict) else None,
         python_status=python_status,
+        mutators_status=mutators_status,
+        python_changes=changes,
+        artifacts=resolved["artifacts"] if isinstance(resolved.get("artifacts"), dict) else {},
+        notes=tuple(presets.notes) + tuple(f"python: {warning}" for warning in warnings),
     )

@@ -126,6 +126,16 @@ def _print_inventory(inv: BundleInventory, fmt: str) -> int:
         print()
         rows = [[r.expression, r.reason, ", ".join(r.paths[:2])] for r in inv.unresolved]
         print(_table(rows, ["unresolved", "reason", "used at"], md))
+    status = [("python resources", inv.python_status), ("python mutators", inv.mutators_status)]
+    lines = [f"{label}: {value}" for label, value in status if value]
+    lines += [
+        f"python mutators changed {c.resource_type}.{c.key}: " + ", ".join(f.path for f in c.changes)
+        for c in inv.python_changes
+    ]
+    lines += [f"note: {note}" for note in inv.notes]
+    if lines:
+        print()
+        print("\n".join(f"- {line}" if md else line for line in lines))
     return 0
 
 
