@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from dbx_native.local._states import StateMachine
     from dbx_native.local._wire import LocalApiError, LocalRequest, LocalResponse
     from dbx_native.local._workspace import DEFAULT_HOST, LocalWorkspace
+    from dbx_native.local._zerobus_grpc import ZerobusGrpcServer
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -58,6 +59,7 @@ _LAZY: dict[str, str] = {
     "SimulatedReadTimeout": "dbx_native.local._faults",
     "StateMachine": "dbx_native.local._states",
     "SystemClock": "dbx_native.local._clock",
+    "ZerobusGrpcServer": "dbx_native.local._zerobus_grpc",
     "count_tokens": "dbx_native.local._serving_models",
 }
 
@@ -86,6 +88,7 @@ __all__ = [
     "SimulatedReadTimeout",
     "StateMachine",
     "SystemClock",
+    "ZerobusGrpcServer",
     "count_tokens",
 ]
 

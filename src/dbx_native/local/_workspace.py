@@ -31,6 +31,7 @@ from dbx_native.local._zerobus import ZerobusBackend
 if TYPE_CHECKING:
     from dbx_native.config import DbxConfig
     from dbx_native.local._server import ServerHandle
+    from dbx_native.local._zerobus_grpc import ZerobusGrpcServer
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_WORKSPACE_ID", "LocalWorkspace"]
 
@@ -279,6 +280,35 @@ class LocalWorkspace:
         from dbx_native.local._server import ServerHandle
 
         return ServerHandle.start(self, host=host, port=port)
+
+    def serve_zerobus_grpc(self, port: int = 0, host: str = "127.0.0.1") -> ZerobusGrpcServer:
+        """Serve Zerobus Ingest's gRPC stream service (plaintext) over this workspace's tables, in background threads.
+
+        Real Zerobus has its own host; so does this server (gRPC needs HTTP/2, `serve()` speaks HTTP/1.1). Streams
+        write through `ws.zerobus` (JSON records, into existing tables), check tokens like every route, and count
+        each message as a request for `ws.faults` (an injected 503 ends the stream with `UNAVAILABLE`). Needs grpcio.
+
+        Args:
+            port: TCP port; 0 picks a free one.
+            host: Address to bind.
+
+        Returns:
+            A running server (`.host` is the Zerobus endpoint URL, `.stop()`; a context manager).
+
+        Raises:
+            ConfigurationError: grpcio is not installed, or the address cannot be bound.
+        """
+        from dbx_native.local._zerobus_grpc import ZerobusGrpcServer
+
+        return ZerobusGrpcServer.start(
+            self.zerobus,
+            check_token=self._tokens.check,
+            faults=self.faults,
+            requests=self.requests,
+            clock=self.clock,
+            host=host,
+            port=port,
+        )
 
     def __repr__(self) -> str:
         names = [type(b).__name__ for b in self.backends]

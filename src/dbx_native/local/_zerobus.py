@@ -85,7 +85,22 @@ class ZerobusBackend:
                 "(locally: ws.create_table(name, [], schema={...})).",
                 error_code="TABLE_DOES_NOT_EXIST",
             )
-        body = request.json()
+        self.write(table, request.json())
+        return LocalResponse.json({})
+
+    def write(self, table: str, body: Any) -> int:
+        """Append one batch of JSON rows to an existing table, all or none (the REST route and the gRPC stream).
+
+        Args:
+            table: An existing table, `catalog.schema.table`.
+            body: The decoded JSON batch: a list of row objects in Zerobus's JSON record encoding.
+
+        Returns:
+            The number of rows written.
+
+        Raises:
+            LocalApiError: 400 when the batch is not a list of rows that fit the table's columns.
+        """
         if not isinstance(body, list):
             raise LocalApiError(400, "The body must be a JSON array of row objects.")
         columns = {name: ctype for name, ctype, _ in self.catalog.columns(table)}
@@ -101,7 +116,7 @@ class ZerobusBackend:
         except DbxNativeError as err:
             raise LocalApiError(400, f"Cannot write the rows to '{table}': {err}") from err
         _log.debug("zerobus: wrote %d rows to %s", len(rows), table)
-        return LocalResponse.json({})
+        return written
 
 
 def _row(row: Any, columns: Mapping[str, ColumnType], table: str, index: int) -> dict[str, Any]:

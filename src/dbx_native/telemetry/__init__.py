@@ -1,7 +1,8 @@
 """Trace export to Unity Catalog (extra `telemetry`): `export_to_unity_catalog` and its parts.
 
 Not to be confused with `dbx_native._core.telemetry`, which opens the spans; this package ships them, through
-the workspace OTLP endpoint or Zerobus Ingest (`transport="zerobus"`).
+the workspace OTLP endpoint or Zerobus Ingest (`transport="zerobus"` over REST,
+`"zerobus-grpc"` over the official SDK's gRPC stream).
 Importing it is cheap: OpenTelemetry's SDK is imported when an export starts.
 """
 
@@ -12,6 +13,7 @@ from dbx_native.telemetry._install import TraceExport, export_to_unity_catalog
 from dbx_native.telemetry._processor import ExportCounters, ExportingSpanProcessor
 from dbx_native.telemetry._rows import TRACE_TABLE_SCHEMA, span_to_row, trace_table_ddl
 from dbx_native.telemetry._zerobus import ZerobusSpanExporter, zerobus_insert_path
+from dbx_native.telemetry._zerobus_grpc import ZerobusGrpcSpanExporter
 
 __all__ = [
     "OTLP_TRACES_PATH",
@@ -20,6 +22,7 @@ __all__ = [
     "ExportingSpanProcessor",
     "TraceExport",
     "UnityCatalogSpanExporter",
+    "ZerobusGrpcSpanExporter",
     "ZerobusSpanExporter",
     "export_to_unity_catalog",
     "span_to_row",

@@ -23,7 +23,8 @@ class TraceExport:
         table: The target table.
         processor: The span processor added to the tracer provider.
         tracer_provider: The provider it was added to.
-        transport: `"otlp"` (workspace OTLP endpoint) or `"zerobus"` (Zerobus Ingest REST).
+        transport: `"otlp"` (workspace OTLP endpoint), `"zerobus"` (Zerobus Ingest REST) or `"zerobus-grpc"`
+            (Zerobus Ingest's gRPC stream, through the official SDK).
     """
 
     def __init__(
@@ -73,16 +74,17 @@ def export_to_unity_catalog(
     timeout: float = 10.0,
     initial_backoff: float = 0.5,
     max_backoff: float = 30.0,
-    transport: Literal["otlp", "zerobus"] = "otlp",
+    transport: Literal["otlp", "zerobus", "zerobus-grpc"] = "otlp",
     zerobus_host: str | None = None,
 ) -> TraceExport:
     """Export spans to a Unity Catalog table, batched, in the background.
 
     Every dbx-native client opens spans with GenAI attributes (model, tokens, cost, route, fallbacks, guardrail
     verdicts); after this call they (and the application's own spans) land in `table`, one row per span.
-    Two transports share the same queue, retries, counters and row shape: the workspace OTLP endpoint (default;
-    the table is created on first export) and Zerobus Ingest's REST insert route (`transport="zerobus"`, for high
-    volume; the table must exist: `trace_table_ddl(table)`).
+    Three transports share the same queue, retries, counters and row shape: the workspace OTLP endpoint (default;
+    the table is created on first export), Zerobus Ingest's REST insert route (`transport="zerobus"`, for high
+    volume; the table must exist: `trace_table_ddl(table)`) and Zerobus Ingest's gRPC stream through the official
+    SDK (`transport="zerobus-grpc"`, extra `zerobus`: one long-lived stream with durability acks).
 
     Args:
         table: The trace table, `catalog.schema.table`.
@@ -96,17 +98,19 @@ def export_to_unity_catalog(
         timeout: Seconds per export request.
         initial_backoff: First pause after a transient failure (doubles up to `max_backoff`).
         max_backoff: Longest pause between retries.
-        transport: `"otlp"` (workspace OTLP endpoint) or `"zerobus"` (Zerobus Ingest REST insert).
+        transport: `"otlp"` (workspace OTLP endpoint), `"zerobus"` (Zerobus Ingest REST insert) or
+            `"zerobus-grpc"` (Zerobus Ingest gRPC stream, official SDK).
         zerobus_host: The Zerobus Ingest endpoint (`https://<workspace-id>.zerobus.<region>.cloud.databricks.com`),
-            required with `transport="zerobus"`; the config's credentials are sent to it.
+            required with the Zerobus transports; the config's credentials are sent to it.
 
     Returns:
         The running export (`.counters`, `.flush()`, `.shutdown()`; a context manager).
 
     Raises:
-        ConfigurationError: opentelemetry-sdk or the OTLP encoder is missing (extra `telemetry`), or the global
-            tracer provider is not an SDK one.
-        InvalidRequestError: `table` is not `catalog.schema.table`, an unknown `transport`, or `transport="zerobus"`
+        ConfigurationError: opentelemetry-sdk or the OTLP encoder is missing (extra `telemetry`), the Zerobus SDK
+            is missing with `transport="zerobus-grpc"` (extra `zerobus`), or the global tracer provider is not an
+            SDK one.
+        InvalidRequestError: `table` is not `catalog.schema.table`, an unknown `transport`, or a Zerobus transport
             without a usable `zerobus_host`.
     """
     provider = tracer_provider if tracer_provider is not None else _global_provider(service_name)
@@ -134,11 +138,15 @@ def _exporter(
 ) -> SpanExporterBase:
     if transport == "otlp":
         if zerobus_host is not None:
-            raise InvalidRequestError("zerobus_host is only used with transport='zerobus'.")
+            raise InvalidRequestError("zerobus_host is only used with transport='zerobus' or 'zerobus-grpc'.")
         return UnityCatalogSpanExporter(table, config=config, timeout=timeout)
     if transport == "zerobus":
         return ZerobusSpanExporter(table, zerobus_host=zerobus_host or "", config=config, timeout=timeout)
-    raise InvalidRequestError(f"transport must be 'otlp' or 'zerobus', not {transport!r}")
+    if transport == "zerobus-grpc":
+        from dbx_native.telemetry._zerobus_grpc import ZerobusGrpcSpanExporter  # the SDK is imported only here
+
+        return ZerobusGrpcSpanExporter(table, zerobus_host=zerobus_host or "", config=config, timeout=timeout)
+    raise InvalidRequestError(f"transport must be 'otlp' or 'zerobus' (REST) or 'zerobus-grpc', not {transport!r}")
 
 
 def _global_provider(service_name: str) -> Any:
