@@ -1,7 +1,8 @@
 """VectorMemory and the local AI Search index, as ratios against baselines measured in the same run.
 
 1. Local exact search over N x 384 vectors (default 100,000): p50 of `LocalVectorStore.query` against a
-   bare numpy matmul + argpartition over the same matrix. Target: p50 under 10 ms.
+   bare numpy matmul + argpartition over the same matrix (and, for reference, a bare simsimd float32 scan).
+   Target: p50 under 10 ms. The store's int8 first pass reads a quarter of the float32 bytes.
 2. `VectorMemory.add` throughput (messages/s, embedder excluded) against bare `requests.post` upserts of the
    same rows to the same in-process workspace.
 3. Remote `VectorMemory.search` per call against a bare `requests.Session` query to the same loopback server.
@@ -19,6 +20,11 @@ from collections.abc import Callable
 
 import numpy as np
 import requests
+
+try:
+    import simsimd
+except ImportError:  # the store then scans in float32 with numpy
+    simsimd = None
 
 from dbx_native import DbxConfig
 from dbx_native.local import LocalWorkspace
@@ -40,6 +46,18 @@ def p50_ms(fn: Callable[[], object], n: int) -> float:
     return statistics.median(times) * 1000
 
 
+def interleaved_p50_ms(cases: dict[str, Callable[[int], object]], n: int, warmup: int = 10) -> dict[str, float]:
+    """p50 per case, timing the cases in turn on each query so that load from other processes hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for i in range(-warmup, n):
+        for name, fn in cases.items():
+            start = time.perf_counter()
+            fn(i % n)
+            if i >= 0:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) * 1000 for name, t in times.items()}
+
+
 def local_search(rows: int, queries: int) -> bool:
     rng = np.random.default_rng(0)
     matrix = rng.normal(size=(rows, DIM)).astype(np.float32)
@@ -48,26 +66,37 @@ def local_search(rows: int, queries: int) -> bool:
     for start in range(0, rows, batch):
         store.upsert({"id": f"r{i}", "seq": i, "embedding": matrix[i]} for i in range(start, min(rows, start + batch)))
     qs = rng.normal(size=(queries, DIM)).astype(np.float32)
-    it = iter(range(10**9))
 
-    def bare() -> object:
-        q = qs[next(it) % queries]
-        scores = matrix @ q
+    def bare(i: int) -> list[int]:
+        scores = matrix @ qs[i]
         top = np.argpartition(-scores, 10)[:10]
-        return top[np.argsort(-scores[top])]
+        return [int(j) for j in top[np.argsort(-scores[top])]]
 
-    def ours() -> object:
-        return store.query(vector=qs[next(it) % queries], k=10)
+    def bare_simsimd(i: int) -> object:
+        return simsimd.cdist(qs[i][None], matrix, metric="dot", threads=2, out_dtype="float32")
 
-    floor, mine = p50_ms(bare, queries), p50_ms(ours, queries)
-    print(f"local exact search, {rows:,} x {DIM}, k=10")
+    def ours(i: int) -> list[int]:
+        return [row["seq"] for row, _ in store.query(vector=qs[i], k=10)]
+
+    norms = np.linalg.norm(matrix, axis=1)
+
+    def by_cosine(i: int) -> list[int]:  # the store's metric, for the check (not timed)
+        return [int(j) for j in np.argsort(-(matrix @ qs[i]) / norms, kind="stable")[:10]]
+
+    same = all(ours(i) == by_cosine(i) for i in range(min(queries, 20)))
+    cases: dict[str, Callable[[int], object]] = {"numpy": bare, "store": ours}
+    if simsimd is not None:
+        cases["simsimd"] = bare_simsimd
+    p50 = interleaved_p50_ms(cases, queries)
+    floor, mine = p50["numpy"], p50["store"]
+    print(f"local exact search, {rows:,} x {DIM}, k=10, cosine, {queries} queries (cases interleaved)")
     print(f"  bare numpy matmul+argpartition p50 {floor:7.2f} ms   (floor)")
+    if "simsimd" in p50:
+        print(f"  bare simsimd f32 cdist, 2 thr. p50 {p50['simsimd']:7.2f} ms   (reference: float32 read, no top-k)")
     print(f"  LocalVectorStore.query         p50 {mine:7.2f} ms   ratio {mine / floor:5.2f}x")
-    ok = mine < 10.0
+    print(f"  same top-10 as a numpy cosine ranking on the first 20 queries: {'yes' if same else 'NO'}")
+    ok = mine < 10.0 and same
     print(f"  target p50 < 10 ms: {'PASS' if ok else 'FAIL'}")
-    if floor >= 10.0:
-        print("  note: the bare matmul alone is over 10 ms here: exact search reads the whole matrix, so this")
-        print("  machine's memory bandwidth, not the store, sets the time (the ratio is the store's own cost)")
     return ok
 
 

@@ -1,4 +1,4 @@
-"""`LocalVectorStore`: an embedded vector index (exact search with numpy), in memory or persisted to a directory.
+"""`LocalVectorStore`: an embedded exact vector index, in memory or persisted to a directory.
 
 The local workspace keeps each AI Search index in one; it is also usable on its own, with no server:
 
@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dbx_native.errors import InvalidRequestError
+from dbx_native.local import _vector_scan as _scan
 from dbx_native.local._vector_filters import compile_filters, evaluate
 from dbx_native.local._vector_text import Bm25, rrf
 from dbx_native.local._wire import LocalApiError
@@ -44,7 +45,9 @@ class LocalVectorStore:
     """An exact (brute-force) vector index with filters, BM25 full-text and hybrid search.
 
     Scores: `cosine` -> `(1 + cos) / 2` in [0, 1]; `l2` -> `1 / (1 + d²)`; `dot_product` -> the dot product.
-    Thread-safe. With `path`, every write is saved to that directory (atomically); `open(path)` reloads it.
+    Large stores answer vector queries from an int8 copy first, then float32 for the few rows that can still
+    make the top k: the same rows and scores as a full float32 scan (see `_vector_scan`). Thread-safe.
+    With `path`, every write is saved to that directory (atomically); `open(path)` reloads it.
 
     Args:
         path: Directory to persist to; `None` keeps the index in memory.
@@ -101,6 +104,7 @@ class LocalVectorStore:
         self._rows: list[Row] = []
         self._vectors = np.zeros((0, dimension or 0), dtype=np.float32)
         self._norms = np.zeros(0, dtype=np.float32)
+        self._shadow: _scan.Int8Shadow | None = None  # int8 codes of the vectors, for the fast first pass
         self._cache: dict[str, Any] = {}
         self._pending: dict[Any, int] = {}  # key -> queries before it becomes visible
         self.visibility_lag = 0
@@ -124,6 +128,7 @@ class LocalVectorStore:
         with store.lock:
             for i, row in enumerate(rows):
                 store._append(row[store.primary_key], row, vectors[i] if vectors is not None else None)
+            store._fast_shadow()  # the int8 copy is recomputed, not saved: the on-disk format is unchanged
         return store
 
     def save(self) -> None:
@@ -150,7 +155,7 @@ class LocalVectorStore:
 
         Returns:
             `(rows written, primary keys of rows refused)`: a row is refused for a missing key, a vector of
-            the wrong size, an unknown column or a value of the wrong type.
+            the wrong size or with a NaN or infinite value, an unknown column or a value of the wrong type.
         """
         rows = list(rows)
         self._embed_missing(rows)
@@ -168,6 +173,7 @@ class LocalVectorStore:
                     self._pending[key] = self.visibility_lag
                 written += 1
             self._cache.clear()
+            self._fast_shadow()
             if self.path is not None and self.autosave and written:
                 self.save()
         return written, failed
@@ -186,6 +192,8 @@ class LocalVectorStore:
                     moved = self._keys[last]
                     self._keys[pos], self._rows[pos] = moved, self._rows[last]
                     self._vectors[pos], self._norms[pos] = self._vectors[last], self._norms[last]
+                    if self._shadow is not None:
+                        self._shadow.move(last, pos)
                     self._pos[moved] = pos
                 self._keys.pop()
                 self._rows.pop()
@@ -280,7 +288,10 @@ class LocalVectorStore:
             mask = evaluate(clauses, n, self._column) if clauses else np.ones(n, dtype=bool)
             for key in self._pending:
                 mask[self._pos[key]] = False
-            scores = self._rank(q, text, query_type, mask, query_columns)
+            if query_type == "ANN" and not sort_columns and q is not None:
+                scores, mask = self._nearest(q, mask, k)
+            else:
+                scores = self._rank(q, text, query_type, mask, query_columns)
             if score_threshold is not None:
                 mask &= scores >= score_threshold
             chosen = self._order(scores, mask, k, sort_columns)
@@ -314,17 +325,23 @@ class LocalVectorStore:
         n = len(self._keys)
         if n == 0:
             return np.zeros(0)
-        dots = self._vectors[:n] @ q
-        if self.metric == "dot_product":
-            return dots.astype(np.float64)
-        qn = float(np.linalg.norm(q))
-        if self.metric == "cosine":
-            denom = self._norms[:n] * (qn or 1.0)
-            cos: npt.NDArray[np.float32] = np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
-            return ((1.0 + cos) / 2.0).astype(np.float64)
-        d2 = np.maximum(self._norms[:n] ** 2 - 2 * dots + qn * qn, 0.0)
-        scores: npt.NDArray[np.float64] = (1.0 / (1.0 + d2)).astype(np.float64)
-        return scores
+        dots = _scan.dot_products(self._vectors[:n], q)
+        return _scan.similarity(self.metric, dots, self._norms[:n], float(np.linalg.norm(q))).astype(np.float64)
+
+    def _nearest(
+        self, q: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_], k: int
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """Top-`k` vector query: exact scores (and a narrowed mask) for the rows that can make the top `k`."""
+        shadow = self._fast_shadow()
+        found = shadow.narrow(self._vectors, self._norms, q, len(self._keys), mask, k, self.metric) if shadow else None
+        return found or (self._similarity(q), mask)
+
+    def _fast_shadow(self) -> _scan.Int8Shadow | None:
+        """The int8 copy, brought up to date, when the store is big enough for it to pay (and simsimd is there)."""
+        if self._shadow is None or not _scan.AVAILABLE or len(self._keys) < _scan.MIN_ROWS:
+            return None
+        self._shadow.refresh(self._vectors, len(self._keys))  # batches: writes only marked their rows
+        return self._shadow
 
     def _order(
         self, scores: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_], k: int, sort_columns: Sequence[str] | None
@@ -416,6 +433,8 @@ class LocalVectorStore:
         vec = np.asarray(vector, dtype=np.float32)
         if vec.ndim != 1 or (self.dimension is not None and vec.shape[0] != self.dimension) or not len(vec):
             raise ValueError("wrong dimension")
+        if not np.isfinite(vec).all():  # NaN/inf (or past float32's range) has no distance: refuse the row
+            raise ValueError("non-finite value")
         if self.dimension is None:
             self.dimension = int(vec.shape[0])
             self._vectors = np.zeros((0, self.dimension), dtype=np.float32)
@@ -445,6 +464,8 @@ class LocalVectorStore:
             self._rows[pos] = row
         self._vectors[pos] = vec
         self._norms[pos] = float(np.linalg.norm(vec))
+        if self._shadow is not None:
+            self._shadow.mark(pos)
 
     def _grow(self, capacity: int) -> None:
         vectors = np.zeros((capacity, self.dimension or 0), dtype=np.float32)
@@ -452,6 +473,9 @@ class LocalVectorStore:
         norms = np.zeros(capacity, dtype=np.float32)
         norms[: len(self._keys)] = self._norms[: len(self._keys)]
         self._vectors, self._norms = vectors, norms
+        if self._shadow is None:
+            self._shadow = _scan.Int8Shadow(self.dimension or 0)
+        self._shadow.grow(capacity, len(self._keys))
 
     def _key_of(self, key: Any) -> Any:
         if key in self._pos or not isinstance(key, str):
