@@ -96,6 +96,7 @@ def _walk(value: Any, keys: list[str | int]) -> Any:
 
 
 _MISSING = object()
+_UNCHANGED = object()
 
 
 class Resolver:
@@ -113,6 +114,7 @@ class Resolver:
         self._active: list[str] = []
         self._unresolved: dict[str, tuple[ReferenceReason, list[str]]] = {}
         self._path: list[str | int] = []
+        self._strings: dict[str, tuple[Any, list[tuple[str, ReferenceReason]]]] = {}
 
     @property
     def unresolved(self) -> tuple[Reference, ...]:
@@ -123,7 +125,11 @@ class Resolver:
         )
 
     def resolve(self, value: Any, path: list[str | int]) -> Any:
-        """Return a copy of ``value`` with every resolvable reference replaced; ``path`` is where it sits."""
+        """Return ``value`` with every resolvable reference replaced; ``path`` is where it sits.
+
+        Nothing is changed in place: containers holding a replaced value are copied, and subtrees without one
+        are returned as they are (shared with ``value``), so treat the result as read-only.
+        """
         saved, self._path = self._path, list(path)
         try:
             return self._tree(value)
@@ -134,33 +140,63 @@ class Resolver:
         kind = type(value)
         if kind is str:
             return self._string(value) if "${" in value else value
-        path = self._path
         if kind is dict:
-            out = {}
-            for key, item in value.items():
-                item_kind = type(item)
-                if item_kind is str:
-                    if "${" in item:
-                        path.append(key)
-                        out[key] = self._string(item)
-                        path.pop()
-                    else:
-                        out[key] = item
-                elif item_kind is dict or item_kind is list:
-                    path.append(key)
-                    out[key] = self._tree(item)
-                    path.pop()
-                else:
-                    out[key] = item
-            return out
+            return self._dict(value)
         if kind is list:
-            items = []
-            for index, item in enumerate(value):
-                path.append(index)
-                items.append(self._tree(item))
-                path.pop()
-            return items
+            return self._list(value)
         return value
+
+    # Most of a large bundle holds no reference: walk it without building anything, and copy a container only
+    # when something inside it changes (copy-on-write), which also spares the garbage collector.
+    def _dict(self, value: dict[Any, Any]) -> dict[Any, Any]:
+        out: dict[Any, Any] | None = None
+        path = self._path
+        for key, item in value.items():
+            kind = type(item)
+            if kind is str:
+                if "${" not in item:
+                    continue
+                path.append(key)
+                new = self._string(item)
+            elif kind is dict:
+                path.append(key)
+                new = self._dict(item)
+            elif kind is list:
+                path.append(key)
+                new = self._list(item)
+            else:
+                continue
+            path.pop()
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        return value if out is None else out
+
+    def _list(self, value: list[Any]) -> list[Any]:
+        out: list[Any] | None = None
+        path = self._path
+        for index, item in enumerate(value):
+            kind = type(item)
+            if kind is str:
+                if "${" not in item:
+                    continue
+                path.append(index)
+                new = self._string(item)
+            elif kind is dict:
+                path.append(index)
+                new = self._dict(item)
+            elif kind is list:
+                path.append(index)
+                new = self._list(item)
+            else:
+                continue
+            path.pop()
+            if new is not item:
+                if out is None:
+                    out = list(value)
+                out[index] = new
+        return value if out is None else out
 
     def record(self, expression: str, reason: ReferenceReason, path: list[str | int]) -> None:
         """Report an unresolved reference found outside :meth:`resolve` (e.g. a variable nobody uses)."""
@@ -178,6 +214,19 @@ class Resolver:
                 entry[1].append(where)
 
     def _string(self, text: str) -> Any:
+        # The same text resolves to the same value (lookups are cached); only where it is reported differs.
+        cached = self._strings.get(text)
+        if cached is not None:
+            for expression, reason in cached[1]:
+                self._record(expression, reason)
+            # Equal texts are often distinct objects: give back this one when it stays as written.
+            return text if cached[0] is _UNCHANGED else cached[0]
+        unresolved: list[tuple[str, ReferenceReason]] = []
+        value = self._substitute(text, unresolved)
+        self._strings[text] = (_UNCHANGED if value is text else value, unresolved)
+        return value
+
+    def _substitute(self, text: str, unresolved: list[tuple[str, ReferenceReason]]) -> Any:
         matches = list(REFERENCE.finditer(text))
         if not matches:
             return text
@@ -185,21 +234,24 @@ class Resolver:
             value = self.lookup(matches[0].group(1))
             if isinstance(value, Unresolved):
                 self._record(text, value.reason)
+                unresolved.append((text, value.reason))
                 return text
             return value
         pieces: list[str] = []
-        last = 0
+        last, changed = 0, False
         for match in matches:
             pieces.append(text[last : match.start()])
             value = self.lookup(match.group(1))
             if isinstance(value, Unresolved):
                 self._record(match.group(0), value.reason)
+                unresolved.append((match.group(0), value.reason))
                 pieces.append(match.group(0))
             else:
                 pieces.append(_text(value))
+                changed = True
             last = match.end()
         pieces.append(text[last:])
-        return "".join(pieces)
+        return "".join(pieces) if changed else text  # the same object: its containers need no copy
 
     def lookup(self, expression: str) -> Any:
         """Resolve one reference body (``var.x``, ``resources.jobs.a.name``); an :class:`Unresolved` if unknown.

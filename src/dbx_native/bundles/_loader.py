@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dbx_native.bundles._merge import deep_merge
-from dbx_native.bundles._yaml import YamlDocument, load_yaml, locate
+from dbx_native.bundles._yaml import YamlDocument, gc_paused, load_yaml, locate
 from dbx_native.errors import BundleError
 
 __all__ = ["ROOT_FILE_NAMES", "LoadedBundle", "find_root_file", "load_files"]
@@ -148,6 +148,13 @@ def load_files(path: Path) -> LoadedBundle:
     Raises:
         BundleError: A file is missing, unreadable or invalid, or an include rule is broken.
     """
+    # One pause for all files: re-enabling the collector after each file would make it walk the objects of every
+    # file read so far again (a young-generation pass per file, then a middle-generation pass over all of them).
+    with gc_paused():
+        return _load_files(path)
+
+
+def _load_files(path: Path) -> LoadedBundle:
     root_file = find_root_file(path)
     root_dir = root_file.parent
     root_doc = _read(root_file, root_file.name)
