@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -152,7 +153,7 @@ class GatewayClient(EmbeddingsMixin, BaseClient):
         )
         prompt_text = "\n".join(flatten_content(m.get("content")) for m in msgs)
         start = self._http.clock.monotonic()
-        attrs = self._span_attrs("chat", max_tokens, temperature)
+        attrs = functools.partial(self._span_attrs, "chat", max_tokens, temperature)  # built only when traced
         with self._http.telemetry.span(f"chat {self.route}", attrs) as span:
             endpoint, response, tried = self._invoke(payload, prompt_text, max_tokens, ab_key, timeout, stream=False)
             result = parse_chat(response.json(), messages=msgs, request_id=response.request_id)
@@ -224,7 +225,7 @@ class GatewayClient(EmbeddingsMixin, BaseClient):
         timeout: float | None,
     ) -> Iterator[ChatChunk]:
         prompt_text = "\n".join(flatten_content(m.get("content")) for m in msgs)
-        span = self._http.telemetry.start(f"chat {self.route}", self._span_attrs("chat", max_tokens, None))
+        span = self._http.telemetry.start(f"chat {self.route}", lambda: self._span_attrs("chat", max_tokens, None))
         error: BaseException | None = None
         try:
             endpoint, response, tried = self._invoke(payload, prompt_text, max_tokens, ab_key, timeout, stream=True)
@@ -357,7 +358,7 @@ class GatewayClient(EmbeddingsMixin, BaseClient):
         payload.update(extra_params or {})
         start = self._http.clock.monotonic()
         with self._http.telemetry.span(
-            f"text_completion {self.route}", self._span_attrs("text_completion", max_tokens, temperature)
+            f"text_completion {self.route}", lambda: self._span_attrs("text_completion", max_tokens, temperature)
         ):
             endpoint, response, _ = self._invoke(payload, prompt, max_tokens, ab_key, timeout, stream=False)
             body = response.json()
@@ -448,15 +449,18 @@ class GatewayClient(EmbeddingsMixin, BaseClient):
         raise AssertionError("unreachable: the last endpoint either answers or raises")  # pragma: no cover
 
     def _span_attrs(self, operation: str, max_tokens: int | None, temperature: float | None) -> dict[str, Any]:
-        return {
+        attrs: dict[str, Any] = {
             "gen_ai.operation.name": operation,
             "gen_ai.system": "databricks",
             "gen_ai.request.model": next(iter(self.routing.arms)),
-            "gen_ai.request.max_tokens": max_tokens,
-            "gen_ai.request.temperature": temperature,
             "dbx_native.client": "gateway",
             "dbx_native.route": self.route,
         }
+        if max_tokens is not None:
+            attrs["gen_ai.request.max_tokens"] = max_tokens
+        if temperature is not None:
+            attrs["gen_ai.request.temperature"] = temperature
+        return attrs
 
     @staticmethod
     def _result_attrs(usage: Usage, endpoint: str, tried: list[str], cost: float | None) -> dict[str, Any]:

@@ -3,7 +3,13 @@
 Why not OpenTelemetry's `BatchSpanProcessor`: it drops a batch when its export fails and does not count what it
 loses. Here a batch stays at the head of the queue until it is delivered: transient failures (429, 5xx, no
 connection) are retried with backoff, so no span is lost while the queue has room; beyond `max_queue_size` new
-spans are dropped and counted. `on_end` only appends under a lock: the agent is never blocked by export.
+spans are dropped and counted.
+
+`on_end` runs on the agent's thread at the end of every span, so it only appends to a deque, without a lock
+(`deque.append` is atomic): the agent is never blocked by export, and never waits for the export thread. The
+export thread is the only consumer: it reads a batch from the left by index (appends on the right do not move
+those) and removes it once delivered, so a batch being retried still counts against the queue bound. Encoding
+happens there, in the exporter, never on the agent's thread.
 """
 
 from __future__ import annotations
@@ -57,7 +63,8 @@ class ExportingSpanProcessor:
 
     Args:
         sender: Sends one batch or raises an `APIError` (`UnityCatalogSpanExporter`, `ZerobusSpanExporter`).
-        max_queue_size: Spans kept waiting at most; more are dropped (and counted).
+        max_queue_size: Spans kept waiting at most; more are dropped (and counted). Threads ending spans at the
+            same instant may each add one more: the bound is checked without a lock.
         max_batch_size: Spans per export request.
         schedule_delay: Seconds between exports when fewer than `max_batch_size` spans wait.
         initial_backoff: First pause after a transient failure (doubles up to `max_backoff`).
@@ -101,16 +108,17 @@ class ExportingSpanProcessor:
         """Called by the SDK as a span is about to end (SDK >= 1.33); nothing to do."""
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Queue an ended span (constant time; drops and counts it when the queue is full)."""
+        """Queue an ended span (constant time, no lock; drops and counts it when the queue is full)."""
         if not span.context.trace_flags.sampled:
             return
-        with self._lock:
-            if self._stopping or len(self._queue) >= self.max_queue_size:
+        queue = self._queue
+        size = len(queue)
+        if size >= self.max_queue_size or self._stopping:
+            with self._lock:  # the rare path: counters are only ever changed under the lock
                 self._dropped += 1
-                return
-            self._queue.append(span)
-            full = len(self._queue) >= self.max_batch_size
-        if full:
+            return
+        queue.append(span)
+        if size + 1 >= self.max_batch_size and not self._wake.is_set():
             self._wake.set()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -126,11 +134,12 @@ class ExportingSpanProcessor:
         self.force_flush(timeout_millis)
         with self._lock:
             self._stopping = True
-            self._dropped += len(self._queue)
-            self._queue.clear()
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=timeout_millis / 1000)
+        with self._lock:  # after the thread: it reads the queue without the lock
+            self._dropped += len(self._queue)
+            self._queue.clear()
         self.sender.shutdown()
 
     # --- counters ------------------------------------------------------------------------------------
@@ -149,16 +158,17 @@ class ExportingSpanProcessor:
             self._wake.wait(self.schedule_delay)
             self._wake.clear()
             while True:
-                with self._lock:
-                    if self._stopping:
-                        return
-                    batch = [self._queue[i] for i in range(min(self.max_batch_size, len(self._queue)))]
+                batch = self._next_batch()
+                if batch is None:
+                    return
                 if not batch:
                     with self._idle:
                         self._idle.notify_all()
                     break
                 outcome = self._send(batch)
                 with self._lock:
+                    if self._stopping:
+                        return  # shutdown counts what is still queued (this batch included) as dropped
                     if outcome != "retry":
                         for _ in batch:
                             self._queue.popleft()
@@ -174,6 +184,18 @@ class ExportingSpanProcessor:
                     backoff = min(backoff * 2, self.max_backoff)
                 else:
                     backoff = self.initial_backoff
+
+    def _next_batch(self) -> list[ReadableSpan] | None:
+        """The spans at the head of the queue (left in it until delivered); `None` when stopping."""
+        if self._stopping:
+            return None
+        queue = self._queue
+        # Only this thread removes spans, and from the left, so indexes below len() stay valid while agents append
+        # (shutdown empties the queue only after this thread stopped, or gave up waiting for it).
+        try:
+            return [queue[i] for i in range(min(self.max_batch_size, len(queue)))]
+        except IndexError:
+            return None
 
     def _send(self, batch: list[ReadableSpan]) -> str:
         try:
