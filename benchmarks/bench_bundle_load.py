@@ -10,9 +10,10 @@ interleaved rounds (every case once per round, in a rotating order; the machine 
 - `load`: `BundleInspector.load(root)` (the fast path when `rapidyaml` is installed);
 - `load + inventory()`: includes, targets, keyed merges, presets, interpolation.
 
-Figures are the median over rounds (best in brackets). The target, load + inventory under 1 s where CSafeLoader
-alone takes about 5.5 s, is checked as a ratio to CSafeLoader measured in the same run (<= 0.2x), since absolute
-times on shared machines are noise; the absolute time is printed too. Prints PASS/FAIL and always exits 0.
+Figures are the median over rounds (best in brackets). The issue's target is load + inventory under 1 s where
+PyYAML alone takes ~2.5 s (0.4x). Read as PyYAML's C loader (the strict reading: pure-Python `safe_load` takes
+~25 s here), it is checked as a ratio to CSafeLoader measured in the same run (<= 0.4x), since absolute times on
+shared machines are noise; the absolute time is printed too. Prints PASS/FAIL and always exits 0.
 
     python benchmarks/bench_bundle_load.py [--resources 5000] [--rounds 5]
 """
@@ -32,8 +33,8 @@ import yaml
 from dbx_native.bundles import BundleInspector, _fastyaml
 
 FILES = 10
-TARGET_SECONDS, REFERENCE_CSAFE = 1.0, 5.5  # the brief: under 1 s where CSafeLoader takes ~5.5 s
-TARGET_RATIO = 0.2
+TARGET_SECONDS, REFERENCE_PYYAML = 1.0, 2.5  # the issue: under 1 s where PyYAML takes ~2.5 s
+TARGET_RATIO = TARGET_SECONDS / REFERENCE_PYYAML
 
 
 def _job(i: int) -> str:
@@ -171,7 +172,7 @@ def main() -> None:
     verdict = "PASS" if ours / base <= TARGET_RATIO else "FAIL"
     print(
         f"{verdict}: load + inventory at {ours / base:.2f}x CSafeLoader "
-        f"(target <= {TARGET_RATIO:.2f}x: 1 s where CSafeLoader takes {REFERENCE_CSAFE} s)"
+        f"(target <= {TARGET_RATIO:.2f}x: 1 s where PyYAML takes {REFERENCE_PYYAML} s)"
     )
     verdict = "PASS" if ours <= TARGET_SECONDS else "FAIL"
     print(f"{verdict}: absolute {ours:.2f} s median (target 1 s on a quiet machine; a shared one may be slower)")
