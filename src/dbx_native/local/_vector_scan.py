@@ -54,7 +54,11 @@ __all__ = [
 AVAILABLE: bool = simsimd is not None
 """Whether the int8 first pass can run (it needs simsimd's int8 kernels)."""
 MIN_ROWS = 20_000
-"""Below this many rows the float32 matrix (mostly) sits in cache: the store scores every row directly."""
+"""Below this many rows the float32 matrix (mostly) sits in cache: the store scores every row directly.
+
+Measured at 384 dimensions (p50 per query, quiet machine): 2,000 rows 0.59 ms two-pass vs 0.34 ms direct;
+10,000 rows 1.15 vs 1.08 ms; 20,000 rows 1.37 vs 2.02 ms. The crossover is near 10,000 rows; 20,000 keeps the
+int8 copy (25% more memory) to stores where it clearly pays."""
 MAX_FRACTION = 0.10
 """More candidates than this fraction of the rows: the second pass would cost more than a full scan."""
 FEW_ALLOWED = 0.10
