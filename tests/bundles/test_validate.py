@@ -3,6 +3,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from dbx_native.bundles import BundleInspector, Finding
 
 MakeBundle = Callable[[dict[str, str]], Path]
@@ -149,3 +151,45 @@ def test_location_accessor_prefers_the_target_override(make_bundle: MakeBundle) 
     assert str(bi.location(["targets", "staging", "run_as"])) == "databricks.yml:12:5"
     assert str(bi.location("run_as", target="staging")) == "databricks.yml:12:5"
     assert bi.location("nothing.here") is None
+
+
+PRESETS = """
+bundle: {name: presets}
+resources:
+  apps:
+    ui: {name: ui, source_code_path: ../app}
+targets:
+  dev:
+    default: true
+    mode: development
+    presets: {trigger_pause_status: UNPAUSED}
+  odd:
+    presets: {trigger_pause_status: SOMETIMES}
+  fine:
+    presets: {trigger_pause_status: UNPAUSED}
+"""
+
+
+def test_presets_the_cli_refuses_are_errors_at_their_line(make_bundle: MakeBundle) -> None:
+    bi = BundleInspector.load(make_bundle({"databricks.yml": PRESETS}))
+    dev = [f for f in bi.validate("dev") if f.code == "unpaused-in-development"]
+    assert len(dev) == 1 and dev[0].severity == "error"
+    assert dev[0].location is not None and dev[0].location.line == 9
+    odd = [f for f in bi.validate("odd") if f.code == "invalid-pause-status"]
+    assert len(odd) == 1 and "SOMETIMES" in odd[0].message and odd[0].location is not None
+    assert odd[0].location.line == 11
+    assert not {"invalid-pause-status", "unpaused-in-development"} & {f.code for f in bi.validate("fine")}
+
+
+def test_a_source_linked_deployment_with_apps_is_an_error(
+    make_bundle: MakeBundle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbx_native.bundles import _target
+
+    monkeypatch.setattr(_target, "_on_databricks_runtime", lambda: True)
+    monkeypatch.setattr(_target, "_sync_root", lambda root, sync: "/Workspace/Users/someone/presets")
+    bi = BundleInspector.load(make_bundle({"databricks.yml": PRESETS}))
+    assert bi.inventory("dev").presets["source_linked_deployment"] is True
+    assert "source-linked-apps" in {f.code for f in bi.validate("dev")}
+    monkeypatch.setattr(_target, "_on_databricks_runtime", lambda: False)
+    assert "source-linked-apps" not in {f.code for f in BundleInspector.load(bi.root).validate("dev")}

@@ -76,6 +76,36 @@ def _check_target(ctx: _Context) -> None:
             )
 
 
+def _check_presets(ctx: _Context) -> None:
+    """What the CLI refuses in presets (it only warns about the rest: those stay in `inventory.notes`)."""
+    inv = ctx.inventory
+    status = inv.presets.get("trigger_pause_status")
+    where = ("presets", "trigger_pause_status")
+    if status and status not in ("PAUSED", "UNPAUSED"):
+        ctx.add(
+            "error",
+            "invalid-pause-status",
+            f"`presets.trigger_pause_status` is {status!r}; use PAUSED or UNPAUSED",
+            where,
+        )
+    elif status == "UNPAUSED" and inv.mode == "development":
+        ctx.add(
+            "error",
+            "unpaused-in-development",
+            f"target {inv.target!r} is `mode: development` but unpauses every schedule; the CLI refuses this: "
+            "remove the preset, or unpause single jobs with their own `pause_status`",
+            where,
+        )
+    if inv.presets.get("source_linked_deployment") is True and inv.resources.get("apps"):
+        ctx.add(
+            "error",
+            "source-linked-apps",
+            "a source-linked deployment cannot deploy apps; the CLI refuses this target: turn "
+            "`presets.source_linked_deployment` off or deploy the apps from another target",
+            ("presets", "source_linked_deployment"),
+        )
+
+
 def _check_variables(ctx: _Context) -> None:
     for ref in ctx.inventory.unresolved:
         body = ref.expression[2:-1]
@@ -177,6 +207,7 @@ def validate_inventory(
     locator = Locator(documents)
     ctx = _Context(inventory, locator)
     _check_target(ctx)
+    _check_presets(ctx)
     _check_variables(ctx)
     for key, job in inventory.resources.get("jobs", {}).items():
         if isinstance(job, dict):
