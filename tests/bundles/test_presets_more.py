@@ -388,3 +388,20 @@ def test_the_sync_root_is_the_common_folder_of_the_root_and_the_sync_paths(tmp_p
     root = tmp_path / "repo" / "bundle"
     assert _target._sync_root(root, None) == str(root)
     assert _target._sync_root(root, {"paths": ["..", "."]}) == str(tmp_path / "repo")
+
+
+LOCKS = """
+bundle:
+  name: locks
+targets:
+  dev: {default: true, mode: development}
+  dev_locked: {mode: development, bundle: {deployment: {lock: {enabled: true}}}}
+  prod: {mode: production}
+"""
+
+
+def test_development_mode_turns_the_deployment_lock_off_unless_explicitly_enabled(make_bundle: MakeBundle) -> None:
+    bi = BundleInspector.load(make_bundle({"databricks.yml": LOCKS}))
+    assert bi.inventory("dev").bundle["deployment"]["lock"]["enabled"] is False
+    assert bi.inventory("dev_locked").bundle["deployment"]["lock"]["enabled"] is True
+    assert "deployment" not in bi.inventory("prod").bundle

@@ -129,9 +129,23 @@ def _merge_target(config: Mapping[str, Any], name: str, target: Mapping[str, Any
             bundle[compute] = target[compute]
     bundle["target"] = name
     bundle["environment"] = name
+    if target.get("mode") == "development":
+        _disable_deployment_lock(bundle)
     merged["bundle"] = bundle
     merged["resources"] = merge_keyed_lists(merged.get("resources") or {})
     return merged
+
+
+def _disable_deployment_lock(bundle: dict[str, Any]) -> None:
+    """Development mode turns the deployment lock off unless it is explicitly enabled, as the CLI does."""
+    deployment = dict(bundle.get("deployment") or {})
+    lock = dict(deployment.get("lock") or {})
+    enabled = lock.get("enabled")
+    if enabled is True or (isinstance(enabled, str) and "${" in enabled):
+        return
+    lock["enabled"] = False
+    deployment["lock"] = lock
+    bundle["deployment"] = deployment
 
 
 def _workspace_defaults(workspace: Mapping[str, Any]) -> dict[str, Any]:
