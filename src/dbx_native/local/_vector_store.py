@@ -25,6 +25,7 @@ import numpy.typing as npt
 from dbx_native.errors import InvalidRequestError
 from dbx_native.local import _vector_scan as _scan
 from dbx_native.local._vector_filters import compile_filters, evaluate
+from dbx_native.local._vector_rows import INT_TYPES, atomic_write, coerce, sort_key
 from dbx_native.local._vector_text import Bm25, rrf
 from dbx_native.local._wire import LocalApiError
 
@@ -35,8 +36,6 @@ METRICS: tuple[str, ...] = ("cosine", "l2", "dot_product")
 HYBRID_MAX_RESULTS = 200
 """Hybrid and full-text queries return at most 200 results, as on the real service."""
 
-_INT_TYPES = frozenset({"int", "integer", "long", "bigint", "short", "smallint", "tinyint", "byte"})
-_FLOAT_TYPES = frozenset({"float", "double", "decimal"})
 Row = dict[str, Any]
 Hit = tuple[Row, float]
 
@@ -142,11 +141,11 @@ class LocalVectorStore:
         with self.lock:
             self.path.mkdir(parents=True, exist_ok=True)
             meta = {k: getattr(self, k) for k in _SAVED}
-            _atomic_write(self.path / "rows.json", json.dumps(self._rows).encode())
+            atomic_write(self.path / "rows.json", json.dumps(self._rows).encode())
             tmp = self.path / "vectors.tmp.npy"
             np.save(tmp, self._vectors[: len(self._keys)])
             os.replace(tmp, self.path / "vectors.npy")
-            _atomic_write(self.path / "meta.json", json.dumps(meta).encode())
+            atomic_write(self.path / "meta.json", json.dumps(meta).encode())
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -242,10 +241,10 @@ class LocalVectorStore:
         """Rows in primary-key order, starting after key `after` (all columns, the vector included)."""
         with self.lock:
             self._tick()
-            keys = sorted((k for k in self._keys if k not in self._pending), key=_sort_key)
+            keys = sorted((k for k in self._keys if k not in self._pending), key=sort_key)
             if after is not None:
-                after_key = _sort_key(self._key_of(after))
-                keys = [k for k in keys if _sort_key(k) > after_key]
+                after_key = sort_key(self._key_of(after))
+                keys = [k for k in keys if sort_key(k) > after_key]
             out = []
             for key in keys[:limit]:
                 row = self.get(key, with_vector=with_vector)
@@ -444,7 +443,7 @@ class LocalVectorStore:
                 continue
             if self.schema and name not in self.schema:
                 raise ValueError(f"unknown column {name}")
-            row[name] = _coerce(self.schema.get(name), value)
+            row[name] = coerce(self.schema.get(name), value)
         return row, vec
 
     def _append(self, key: Any, row: Row, vector: Any) -> None:
@@ -481,7 +480,7 @@ class LocalVectorStore:
         if key in self._pos or not isinstance(key, str):
             return key
         # Keys arrive as strings on the wire (delete-data, scan cursors) even for integer primary keys.
-        if self.schema.get(self.primary_key, "string") in _INT_TYPES and key.lstrip("-").isdigit():
+        if self.schema.get(self.primary_key, "string") in INT_TYPES and key.lstrip("-").isdigit():
             return int(key)
         return key
 
@@ -491,37 +490,3 @@ class LocalVectorStore:
 
 
 _SAVED = ("dimension", "primary_key", "vector_column", "schema", "metric", "source_column")
-
-
-def _coerce(type_text: str | None, value: Any) -> Any:
-    if value is None or type_text is None:
-        return value
-    if type_text in _INT_TYPES:
-        if isinstance(value, bool) or not isinstance(value, int | float) or float(value) != int(value):
-            raise ValueError("not an integer")
-        return int(value)
-    if type_text in _FLOAT_TYPES:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("not a number")
-        return float(value)
-    if type_text == "boolean":
-        if not isinstance(value, bool):
-            raise ValueError("not a boolean")
-        return value
-    if type_text.startswith("array"):
-        if not isinstance(value, list):
-            raise ValueError("not an array")
-        return value
-    if not isinstance(value, str):
-        raise ValueError("not a string")
-    return value
-
-
-def _sort_key(key: Any) -> tuple[int, Any]:
-    return (0, key) if isinstance(key, int | float) else (1, str(key))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
