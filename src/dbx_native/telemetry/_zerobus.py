@@ -29,12 +29,25 @@ from dbx_native.telemetry._rows import span_to_row
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
-__all__ = ["ZerobusSpanExporter", "zerobus_insert_path"]
+__all__ = ["ZerobusSpanExporter", "zerobus_config", "zerobus_insert_path"]
 
 
 def zerobus_insert_path(table: str) -> str:
     """The REST insert path for a table: `/zerobus/v1/tables/{catalog.schema.table}/insert`."""
     return f"/zerobus/v1/tables/{quote(table, safe='.')}/insert"
+
+
+def zerobus_config(workspace: DbxConfig, zerobus_host: str, transport: str) -> DbxConfig:
+    """The workspace config pointed at the Zerobus host (checked: required, a usable URL)."""
+    if not isinstance(zerobus_host, str) or not zerobus_host.strip():
+        raise InvalidRequestError(
+            f"zerobus_host is required for transport={transport!r}: "
+            "pass zerobus_host='https://<workspace-id>.zerobus.<region>.cloud.databricks.com'."
+        )
+    try:
+        return workspace.replace(host=zerobus_host)
+    except ValueError as err:
+        raise InvalidRequestError(f"zerobus_host {zerobus_host!r} is not a usable URL: {err}") from err
 
 
 class ZerobusSpanExporter(SpanExporterBase):
@@ -64,15 +77,7 @@ class ZerobusSpanExporter(SpanExporterBase):
         self.table = check_table_name(table)
         self.timeout = timeout
         workspace = config or DbxConfig()
-        if not isinstance(zerobus_host, str) or not zerobus_host.strip():
-            raise InvalidRequestError(
-                "zerobus_host is required for transport='zerobus': "
-                "pass zerobus_host='https://<workspace-id>.zerobus.<region>.cloud.databricks.com'."
-            )
-        try:
-            ingest = workspace.replace(host=zerobus_host)
-        except ValueError as err:
-            raise InvalidRequestError(f"zerobus_host {zerobus_host!r} is not a usable URL: {err}") from err
+        ingest = zerobus_config(workspace, zerobus_host, "zerobus")
         # Credentials come from the workspace config: OAuth tokens are minted by the workspace, not by Zerobus.
         credentials = _credentials or resolve_credentials(workspace)
         self.zerobus_host = str(ingest.host)

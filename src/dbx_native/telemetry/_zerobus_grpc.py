@@ -30,7 +30,6 @@ from dbx_native.errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
-    InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -39,6 +38,7 @@ from dbx_native.errors import (
 )
 from dbx_native.telemetry._exporter import SpanExporterBase, check_table_name
 from dbx_native.telemetry._rows import span_to_row
+from dbx_native.telemetry._zerobus import zerobus_config
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -100,7 +100,7 @@ class ZerobusGrpcSpanExporter(SpanExporterBase):
         self.table = check_table_name(table)
         self.timeout = timeout
         workspace = config or DbxConfig()
-        self.zerobus_host = _zerobus_url(workspace, zerobus_host)
+        self.zerobus_host = str(zerobus_config(workspace, zerobus_host, "zerobus-grpc").host)
         self._zerobus = _import_sdk()
         # Credentials come from the workspace config: OAuth tokens are minted by the workspace, not by Zerobus.
         self._credentials = _credentials or resolve_credentials(workspace)
@@ -162,18 +162,6 @@ class ZerobusGrpcSpanExporter(SpanExporterBase):
     def __repr__(self) -> str:
         state = "open" if self._stream is not None else "closed"
         return f"ZerobusGrpcSpanExporter(table={self.table!r}, zerobus_host={self.zerobus_host!r}, stream={state})"
-
-
-def _zerobus_url(workspace: DbxConfig, zerobus_host: str) -> str:
-    if not isinstance(zerobus_host, str) or not zerobus_host.strip():
-        raise InvalidRequestError(
-            "zerobus_host is required for transport='zerobus-grpc': "
-            "pass zerobus_host='https://<workspace-id>.zerobus.<region>.cloud.databricks.com'."
-        )
-    try:
-        return str(workspace.replace(host=zerobus_host).host)
-    except ValueError as err:
-        raise InvalidRequestError(f"zerobus_host {zerobus_host!r} is not a usable URL: {err}") from err
 
 
 def _headers_provider(zerobus: Any, credentials: CredentialProvider, table: str) -> Any:
