@@ -52,7 +52,7 @@ EXPECTED_TOP_LEVEL = {
 }
 
 # Every public client class; later clients join this list.
-CLIENTS = ["RestClient", "GatewayClient", "VectorMemory", "MonitorManager", "FeatureLookup"]
+CLIENTS = ["RestClient", "GatewayClient", "VectorMemory", "MonitorManager", "FeatureLookup", "JobRunner"]
 
 
 def test_top_level_all_is_a_superset_of_the_snapshot() -> None:

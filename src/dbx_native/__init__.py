@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         PriceTable,
         RateLimit,
     )
+    from dbx_native.jobs import JobRunner
     from dbx_native.monitoring import MonitorManager
     from dbx_native.rest import RestClient
     from dbx_native.vector import Filter, VectorMemory
@@ -41,6 +42,7 @@ _LAZY: dict[str, str] = {
     "BundleInspector": "dbx_native.bundles",
     "Filter": "dbx_native.vector",
     "FeatureLookup": "dbx_native.features",
+    "JobRunner": "dbx_native.jobs",
     "MonitorManager": "dbx_native.monitoring",
     "VectorMemory": "dbx_native.vector",
     **{
@@ -67,6 +69,7 @@ __all__ = [
     "Filter",
     "GatewayClient",
     "GatewayConfig",
+    "JobRunner",
     "MonitorManager",
     "PiiGuard",
     "Price",

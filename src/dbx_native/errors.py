@@ -21,6 +21,7 @@ DbxNativeError
 ├── GuardrailError                     a guardrail blocked the input or output
 ├── BudgetExceededError                a call would exceed a configured budget
 ├── OperationTimeoutError              a long-running operation did not finish in time (carries the last state)
+├── JobRunFailedError                  a Lakeflow Jobs run ended without success (run id, state, server message)
 └── BundleError                        a bundle could not be loaded or resolved
 ```
 
@@ -47,6 +48,7 @@ __all__ = [
     "DbxNativeError",
     "GuardrailError",
     "InvalidRequestError",
+    "JobRunFailedError",
     "NotFoundError",
     "OperationTimeoutError",
     "PermissionDeniedError",
@@ -258,6 +260,44 @@ class OperationTimeoutError(DbxNativeError):
         super().__init__(message)
         self.last_state = last_state
         self.timeout = timeout
+
+
+class JobRunFailedError(DbxNativeError):
+    """A Lakeflow Jobs run ended without success (failed, canceled, timed out or skipped).
+
+    Raised by `JobRun.raise_for_failure()` and by `JobRunner` methods called with `check=True`; the run itself
+    finished on the server, so retrying the call will not help: read the message, fix the job, run it again.
+
+    Attributes:
+        run_id: The run's id.
+        job_id: Its job's id (`None` for a one-off `submit`).
+        state: Its final `status.state` (`TERMINATED`).
+        termination_code: Why it ended (`RUN_EXECUTION_ERROR`, `USER_CANCELED`, `DRIVER_ERROR`, ...).
+        termination_type: `CLIENT_ERROR`, `INTERNAL_ERROR`, `CLOUD_FAILURE` or `SUCCESS`.
+        server_message: What the service said about it.
+        run: The `JobRun`, with its task runs.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: int,
+        job_id: int | None = None,
+        state: str | None = None,
+        termination_code: str | None = None,
+        termination_type: str | None = None,
+        server_message: str | None = None,
+        run: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.job_id = job_id
+        self.state = state
+        self.termination_code = termination_code
+        self.termination_type = termination_type
+        self.server_message = server_message
+        self.run = run
 
 
 class BundleError(DbxNativeError):

@@ -23,7 +23,7 @@ GUARDED = {
     "guardrails": {"input": {"safety": True, "pii": {"behavior": "BLOCK"}}},
     "rate_limits": [{"calls": 100, "key": "user", "renewal_period": "minute"}],
 }
-UNANSWERED = ("jobs", "pipelines", "bundles", "mlflow")  # the local workspace has no jobs/pipelines/MLflow APIs
+UNANSWERED = ("pipelines", "mlflow")  # the local workspace has no pipelines/MLflow APIs
 
 
 @pytest.fixture
@@ -102,11 +102,30 @@ def test_services_the_workspace_does_not_answer_are_unknown_with_the_reason(
         result = component(report, key)
         assert not result.used and result.confidence == "none"
         assert result.unknown is not None and result.unknown.startswith("the workspace does not answer GET /api/")
-    assert "GET /api/2.2/jobs/list (404 ENDPOINT_NOT_FOUND)" in (component(report, "jobs").unknown or "")
-    assert "/api/2.0/pipelines" in (component(report, "pipelines").unknown or "")
+    assert "GET /api/2.0/pipelines (404 ENDPOINT_NOT_FOUND)" in (component(report, "pipelines").unknown or "")
+    assert component(report, "jobs").unknown is None and component(report, "bundles").unknown is None
     table = render(report, "table")
-    assert f"[?] {'Jobs (Workflows)':<30} unknown (the workspace does not answer GET /api/2.2/jobs/list" in table
-    assert f"workspace {ws.host}: checked live; 4 component(s) unknown" in table
+    pipelines = "Declarative Pipelines (DLT)"
+    assert f"[?] {pipelines:<30} unknown (the workspace does not answer GET /api/2.0/pipelines" in table
+    assert f"workspace {ws.host}: checked live; 2 component(s) unknown" in table
+
+
+def test_live_jobs_show_their_trigger_and_bundle_deployment(ws: LocalWorkspace, clock: FakeClock) -> None:
+    import requests
+
+    job = {
+        "name": "nightly",
+        "tasks": [{"task_key": "score", "notebook_task": {"notebook_path": "/Jobs/score"}}],
+        "schedule": {"quartz_cron_expression": "0 0 6 * * ?", "timezone_id": "UTC"},
+        "deployment": {"kind": "BUNDLE", "metadata_file_path": "/Workspace/bundle/state/metadata.json"},
+    }
+    answer = requests.post(
+        f"{ws.host}/api/2.2/jobs/create", json=job, headers={"Authorization": f"Bearer {CANARY}"}, timeout=5
+    )
+    assert answer.status_code == 200
+    report = audit(ws, clock)
+    assert snippets(report, "jobs") == ["job nightly (schedule 0 0 6 * * ?)"]
+    assert snippets(report, "bundles") == ["job nightly deployed by a bundle (/Workspace/bundle/state/metadata.json)"]
 
 
 def test_an_empty_workspace_scores_zero_and_marks_what_it_checked_as_not_used(
@@ -309,7 +328,7 @@ def test_cli_path_and_workspace_combine_in_json(
 def test_cli_fail_under_counts_the_live_score(served: LocalWorkspace, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "--workspace", "--fail-under", "1", "--format", "markdown"]) == 1
     captured = capsys.readouterr()
-    assert "| [?] | Jobs (Workflows) | unknown | 0 |" in captured.out
+    assert "| [?] | Declarative Pipelines (DLT) | unknown | 0 |" in captured.out
     assert "score 0/12 is under 1" in captured.err
 
 

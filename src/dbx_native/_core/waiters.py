@@ -1,14 +1,21 @@
 """The deadline-and-backoff arithmetic every long wait shares (endpoints, indexes, refreshes, statements).
 
-Callers keep their own loop, what they read and what counts as done; `Poll` only answers "sleep now, or
-has the time run out?", on the injected clock so tests never wait.
+`Poll` only answers "sleep now, or has the time run out?", on the injected clock so tests never wait; `follow`
+is the loop of the waits that report progress (monitor refreshes, job runs): callers say what they read, what
+counts as done, what to log on a change and which error to raise on timeout.
 """
 
 from __future__ import annotations
 
-from dbx_native._core.clock import Clock
+from collections.abc import Callable
+from typing import TypeVar
 
-__all__ = ["Poll"]
+from dbx_native._core.clock import Clock
+from dbx_native.errors import OperationTimeoutError
+
+__all__ = ["Poll", "follow"]
+
+T = TypeVar("T")
 
 
 class Poll:
@@ -47,3 +54,41 @@ class Poll:
         self.clock.sleep(min(self.delay, remaining))
         self.delay = min(self.delay * self.factor, self.maximum)
         return True
+
+
+def follow(
+    poll: Callable[[], T],
+    first: T,
+    *,
+    clock: Clock,
+    timeout: float,
+    poll_interval: float,
+    done: Callable[[T], bool],
+    state: Callable[[T], object],
+    on_change: Callable[[T, T], None],
+    timed_out: Callable[[T], OperationTimeoutError],
+    progress: Callable[[T], None] | None = None,
+    maximum: float = 30.0,
+) -> T:
+    """Poll until `done`; return the last state read.
+
+    Pauses start at `poll_interval` and grow 1.5x up to `maximum`. `progress` gets `first`, then each state
+    that differs (by `state`) from the one before, after `on_change(before, after)` (the caller's log line).
+
+    Raises:
+        OperationTimeoutError: `timed_out(last)`, once `timeout` has passed before the operation ended.
+    """
+    pause = Poll(clock, timeout=timeout, initial=max(poll_interval, 0.01), factor=1.5, maximum=maximum)
+    current = first
+    if progress is not None:
+        progress(current)
+    while not done(current):
+        if not pause.wait():
+            raise timed_out(current)
+        latest = poll()
+        if state(latest) != state(current):
+            on_change(current, latest)
+            if progress is not None:
+                progress(latest)
+        current = latest
+    return current

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from dbx_native.local._capture import CapturedRequest, RequestLog
     from dbx_native.local._clock import Clock, SystemClock
     from dbx_native.local._faults import DroppedConnection, Fault, FaultInjector, SimulatedReadTimeout
+    from dbx_native.local._jobs import JobsBackend
+    from dbx_native.local._jobs_runs import TaskOutcome
     from dbx_native.local._router import Backend, Route, Router
     from dbx_native.local._server import ServerHandle
     from dbx_native.local._serving import ServingBackend
@@ -45,6 +47,7 @@ _LAZY: dict[str, str] = {
     "Fault": "dbx_native.local._faults",
     "FaultInjector": "dbx_native.local._faults",
     "HashingEmbedder": "dbx_native.local._serving_models",
+    "JobsBackend": "dbx_native.local._jobs",
     "LocalApiError": "dbx_native.local._wire",
     "LocalRequest": "dbx_native.local._wire",
     "LocalResponse": "dbx_native.local._wire",
@@ -59,6 +62,7 @@ _LAZY: dict[str, str] = {
     "SimulatedReadTimeout": "dbx_native.local._faults",
     "StateMachine": "dbx_native.local._states",
     "SystemClock": "dbx_native.local._clock",
+    "TaskOutcome": "dbx_native.local._jobs_runs",
     "ZerobusGrpcServer": "dbx_native.local._zerobus_grpc",
     "count_tokens": "dbx_native.local._serving_models",
 }
@@ -74,6 +78,7 @@ __all__ = [
     "Fault",
     "FaultInjector",
     "HashingEmbedder",
+    "JobsBackend",
     "LocalApiError",
     "LocalRequest",
     "LocalResponse",
@@ -88,6 +93,7 @@ __all__ = [
     "SimulatedReadTimeout",
     "StateMachine",
     "SystemClock",
+    "TaskOutcome",
     "ZerobusGrpcServer",
     "count_tokens",
 ]

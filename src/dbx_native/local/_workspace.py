@@ -16,6 +16,7 @@ from dbx_native.local._catalog import LocalCatalog
 from dbx_native.local._clock import Clock, SystemClock
 from dbx_native.local._faults import FaultInjector
 from dbx_native.local._features import FeatureSpecsBackend
+from dbx_native.local._jobs import JobsBackend
 from dbx_native.local._meta import MetaBackend, TokenAuthority, is_public_path
 from dbx_native.local._monitors import MonitorsBackend
 from dbx_native.local._otlp import OtlpTracesBackend
@@ -118,6 +119,8 @@ class LocalWorkspace:
         self.register(self.vector)
         self.monitors = MonitorsBackend(self.catalog, self.states, self.clock)
         self.register(self.monitors)
+        self.jobs = JobsBackend(self.states, self.clock, host=self.host)
+        self.register(self.jobs)
         self.traces = OtlpTracesBackend(self.catalog)
         self.register(self.traces)
         self.zerobus = ZerobusBackend(self.catalog)  # real Zerobus Ingest has its own host; here it shares ours

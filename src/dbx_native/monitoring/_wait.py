@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from dbx_native._core.clock import Clock
 from dbx_native._core.logs import get_logger
-from dbx_native._core.waiters import Poll
+from dbx_native._core.waiters import follow
 from dbx_native.errors import OperationTimeoutError
 from dbx_native.monitoring._models import RefreshInfo
 
@@ -31,24 +31,31 @@ def wait_for_refresh(
     Raises:
         OperationTimeoutError: `timeout` passed first; `.last_state` is the last `RefreshInfo` seen.
     """
-    poll_ = Poll(clock, timeout=timeout, initial=max(poll_interval, 0.01), factor=1.5, maximum=_MAX_PAUSE)
-    current = first
-    if progress is not None:
-        progress(current)
-    while not current.done:
-        if not poll_.wait():
-            raise OperationTimeoutError(
-                f"Refresh {current.refresh_id} of the monitor on {table} was still {current.state} after "
-                f"{timeout:g}s: it keeps running on the server; call status({table!r}) later or raise timeout=.",
-                last_state=current,
-                timeout=timeout,
-            )
-        latest = poll()
-        if latest.state != current.state:
-            _log.info("monitor refresh %s of %s: %s -> %s", latest.refresh_id, table, current.state, latest.state)
-            if progress is not None:
-                progress(latest)
-        current = latest
+
+    def timed_out(last: RefreshInfo) -> OperationTimeoutError:
+        return OperationTimeoutError(
+            f"Refresh {last.refresh_id} of the monitor on {table} was still {last.state} after "
+            f"{timeout:g}s: it keeps running on the server; call status({table!r}) later or raise timeout=.",
+            last_state=last,
+            timeout=timeout,
+        )
+
+    def on_change(before: RefreshInfo, after: RefreshInfo) -> None:
+        _log.info("monitor refresh %s of %s: %s -> %s", after.refresh_id, table, before.state, after.state)
+
+    current = follow(
+        poll,
+        first,
+        clock=clock,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        done=lambda r: r.done,
+        state=lambda r: r.state,
+        on_change=on_change,
+        timed_out=timed_out,
+        progress=progress,
+        maximum=_MAX_PAUSE,
+    )
     if not current.succeeded:
         _log.warning("monitor refresh %s of %s ended %s: %s", current.refresh_id, table, current.state, current.message)
     return current
