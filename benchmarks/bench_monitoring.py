@@ -2,9 +2,11 @@
 
 Ratios against baselines measured in the same run (shared machines are noisy):
 
-1. `GatewayClient.chat` on a loopback workspace with spans exported to Unity Catalog (SDK tracer provider +
-   `ExportingSpanProcessor`, export running in the background) against the same call with no tracer provider.
-   Target: under 5% overhead.
+1. `GatewayClient.chat` on a loopback workspace with spans exported to Unity Catalog (`ExportingSpanProcessor`,
+   export running in the background) against the same call with no tracer provider, calls alternated one by one
+   (medians of the agent thread's CPU time). Target: under 5% overhead, with the `LeanTracerProvider` that
+   `export_to_unity_catalog` installs by default; the OpenTelemetry SDK's provider is measured alongside (in place,
+   between network waits, its span path costs ~150 us, 4-5x its cost in a tight loop: cold caches).
 2. Spans/s through the whole export path (encode, OTLP/HTTP, decode, insert into a local Delta table) against
    inserting the same rows straight into the local catalog in the same batch sizes (the storage floor).
 
@@ -28,27 +30,9 @@ from dbx_native import DbxConfig, GatewayClient, RestClient
 from dbx_native._core.telemetry import Telemetry
 from dbx_native.local import LocalWorkspace
 from dbx_native.local._otlp import TRACE_SCHEMA, rows_from_protobuf
-from dbx_native.telemetry import export_to_unity_catalog
+from dbx_native.telemetry import LeanTracerProvider, export_to_unity_catalog
 
 MESSAGES = [{"role": "user", "content": "Is merchant m_002 risky? Answer in one sentence."}]
-
-
-def per_call_us(fn: Callable[[], object], calls: int) -> float:
-    return per_call(fn, calls)[0]
-
-
-def per_call(fn: Callable[[], object], calls: int) -> tuple[float, float, float]:
-    """Wall time, the calling thread's CPU time and the whole process's CPU time per call, in microseconds."""
-    for _ in range(min(50, calls)):
-        fn()
-    wall, cpu, proc = time.perf_counter(), time.thread_time(), time.process_time()
-    for _ in range(calls):
-        fn()
-    return (
-        (time.perf_counter() - wall) / calls * 1e6,
-        (time.thread_time() - cpu) / calls * 1e6,
-        (time.process_time() - proc) / calls * 1e6,
-    )
 
 
 def _serve_in_subprocess() -> tuple[subprocess.Popen[str], str, str]:
@@ -69,7 +53,8 @@ def _serve_in_subprocess() -> tuple[subprocess.Popen[str], str, str]:
     return proc, host, "bench-token"
 
 
-def tracing_overhead(calls: int, rounds: int) -> float:
+def tracing_overhead(calls: int, rounds: int) -> dict[str, float]:
+    """Agent-thread CPU per traced call over the untraced call, for each tracer provider (medians, alternated)."""
     proc, host, token = _serve_in_subprocess()
     sink, sink_host, _ = _serve_in_subprocess()  # traces go to another workspace process, as to a remote one
     try:
@@ -80,63 +65,53 @@ def tracing_overhead(calls: int, rounds: int) -> float:
             "/api/2.0/serving-endpoints",
             body={"name": "chat", "config": {"served_entities": [{"name": "chat", "entity_name": "local.chat"}]}},
         )
-        provider = TracerProvider(resource=Resource.create({"service.name": "bench"}))
-        export = export_to_unity_catalog("main.bench.traces", config=sink_config, tracer_provider=provider)
-        plain = GatewayClient("chat", config=config)
-        traced = GatewayClient("chat", config=config)
-        # No global provider in this process: point the traced client's span helper at the SDK provider.
-        traced._http.telemetry = Telemetry(tracer_provider=provider)
-        base, with_export = [], []
-        for _ in range(rounds):  # interleaved rounds, best of each, so drift in machine load hits both
-            base.append(per_call(lambda: plain.chat(MESSAGES), calls))
-            with_export.append(per_call(lambda: traced.chat(MESSAGES), calls))
-        alternating = alternate(lambda: plain.chat(MESSAGES), lambda: traced.chat(MESSAGES), calls * rounds)
-        export.shutdown(timeout=30)
-        counters = export.counters
+        resource = Resource.create({"service.name": "bench"})
+        providers = {"lean": LeanTracerProvider(resource), "sdk": TracerProvider(resource=resource)}
+        exports = [
+            export_to_unity_catalog(f"main.bench.{name}", config=sink_config, tracer_provider=provider)
+            for name, provider in providers.items()
+        ]
+        clients = {"none": GatewayClient("chat", config=config)}
+        for name, provider in providers.items():
+            clients[name] = GatewayClient("chat", config=config)
+            # No global provider in this process: point the client's span helper at this provider.
+            clients[name]._http.telemetry = Telemetry(tracer_provider=provider)
+        calls_of = {name: (lambda c=client: c.chat(MESSAGES)) for name, client in clients.items()}
+        medians = alternate(calls_of, calls * rounds)
+        for export in exports:
+            export.shutdown(timeout=30)
     finally:
         for p in (proc, sink):
             p.terminate()
             p.wait(timeout=10)
-    best_base = [min(r[i] for r in base) for i in range(3)]
-    best_export = [min(r[i] for r in with_export) for i in range(3)]
-    agent_ratio = best_export[1] / best_base[1]
-    # Each traced round against the untraced round just before it: load that drifts between rounds cancels out.
-    paired = sorted(t[1] / b[1] for b, t in zip(base, with_export, strict=True))
     print("(chat and trace workspaces in separate processes; the exporter thread runs in this one)")
-    print(f"{'GatewayClient.chat':<34} {'wall us':>9} {'agent-thread CPU us':>20} {'process CPU us':>15}")
-    print(f"{'  no tracer provider':<34} {best_base[0]:>9.1f} {best_base[1]:>20.1f} {best_base[2]:>15.1f}")
-    print(f"{'  spans exported to UC':<34} {best_export[0]:>9.1f} {best_export[1]:>20.1f} {best_export[2]:>15.1f}")
-    print(
-        f"  ratios: wall {best_export[0] / best_base[0]:.3f}x (includes the two local workspaces competing for "
-        f"this machine's 2 cores), agent thread CPU {agent_ratio:.3f}x, process CPU "
-        f"{best_export[2] / best_base[2]:.3f}x (adds the background exporter)"
-    )
-    print(f"  agent thread CPU, median of per-round ratios: {paired[len(paired) // 2]:.3f}x ({len(paired)} rounds)")
-    (base_wall, base_cpu), (traced_wall, traced_cpu) = alternating
-    print(
-        f"  calls alternated one by one ({calls * rounds} each), medians: agent thread CPU {base_cpu:.1f} -> "
-        f"{traced_cpu:.1f} us ({traced_cpu / base_cpu:.3f}x, +{traced_cpu - base_cpu:.1f} us), wall {base_wall:.1f} -> "
-        f"{traced_wall:.1f} us ({traced_wall / base_wall:.3f}x)"
-    )
-    print(f"    (exported {counters.exported} spans, dropped {counters.dropped})")
-    return traced_cpu / base_cpu
+    print(f"GatewayClient.chat, {calls * rounds} calls each, alternated one by one; medians per call")
+    print(f"{'tracer provider':<34} {'wall us':>9} {'agent-thread CPU us':>20} {'CPU vs none':>12}")
+    base_wall, base_cpu = medians["none"]
+    labels = {"none": "none (no-op)", "lean": "LeanTracerProvider (default)", "sdk": "OpenTelemetry SDK"}
+    for name, (wall, cpu) in medians.items():
+        extra = f"{cpu / base_cpu:.3f}x +{cpu - base_cpu:.0f}us" if name != "none" else "1.000x"
+        print(f"  {labels[name]:<32} {wall:>9.1f} {cpu:>20.1f} {extra:>12}")
+    for export in exports:
+        print(f"    ({export.table}: exported {export.counters.exported} spans, dropped {export.counters.dropped})")
+    return {name: cpu / base_cpu for name, (_, cpu) in medians.items() if name != "none"}
 
 
-def alternate(
-    plain: Callable[[], object], traced: Callable[[], object], calls: int
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Median wall and agent-thread CPU per call (us) of two calls made in turn, so load drift hits both alike."""
-    samples: tuple[list[float], list[float], list[float], list[float]] = ([], [], [], [])
+def alternate(calls_of: dict[str, Callable[[], object]], calls: int) -> dict[str, tuple[float, float]]:
+    """Median wall and agent-thread CPU per call (us) of calls made in turn, so load drift hits all alike."""
+    samples: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in calls_of}
     for _ in range(50):
-        plain(), traced()
+        for fn in calls_of.values():
+            fn()
     for _ in range(calls):
-        for fn, wall_list, cpu_list in ((plain, samples[0], samples[1]), (traced, samples[2], samples[3])):
+        for name, fn in calls_of.items():
             wall, cpu = time.perf_counter(), time.thread_time()
             fn()
-            cpu_list.append(time.thread_time() - cpu)
-            wall_list.append(time.perf_counter() - wall)
-    med = [statistics.median(values) * 1e6 for values in samples]
-    return (med[0], med[1]), (med[2], med[3])
+            samples[name][1].append(time.thread_time() - cpu)
+            samples[name][0].append(time.perf_counter() - wall)
+    return {
+        name: (statistics.median(walls) * 1e6, statistics.median(cpus) * 1e6) for name, (walls, cpus) in samples.items()
+    }
 
 
 def span_cost(n: int = 5000, rounds: int = 5) -> None:
@@ -159,6 +134,9 @@ def span_cost(n: int = 5000, rounds: int = 5) -> None:
     provider = TracerProvider()
     provider.add_span_processor(ExportingSpanProcessor(_Discard(), max_queue_size=n * 2))  # type: ignore[arg-type]
     traced = Telemetry(tracer_provider=provider)
+    lean = LeanTracerProvider(shutdown_on_exit=False)
+    lean.add_span_processor(ExportingSpanProcessor(_Discard(), max_queue_size=n * 2))  # type: ignore[arg-type]
+    lean_traced = Telemetry(tracer_provider=lean)
     tracer = provider.get_tracer("dbx_native")
     attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "chat", "dbx_native.route": "chat"}
     result = {"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 20, "dbx_native.endpoint": "chat"}
@@ -178,6 +156,7 @@ def span_cost(n: int = 5000, rounds: int = 5) -> None:
 
     runs: dict[str, Callable[[], None]] = {
         "no-op": lambda: helper(Telemetry()),
+        "lean + exporter queue": lambda: helper(lean_traced),
         "SDK + exporter queue": lambda: helper(traced),
         "bare SDK span floor": floor,
     }
@@ -194,7 +173,7 @@ def throughput(spans: int, batch: int) -> float:
     with tempfile.TemporaryDirectory() as root:
         ws = LocalWorkspace(root=root)
         with ws.intercept():
-            provider = TracerProvider()
+            provider = LeanTracerProvider(shutdown_on_exit=False)
             export = export_to_unity_catalog(
                 "main.bench.spans",
                 config=ws.config,
@@ -234,8 +213,13 @@ def main() -> int:
     args = parser.parse_args()
     overhead = tracing_overhead(args.calls, args.rounds)
     rate = throughput(args.spans, args.batch)
-    verdict = "PASS" if overhead < 1.05 else "FAIL"
-    print(f"TARGET tracing overhead, agent thread CPU (alternated) < 5%: {verdict} ({(overhead - 1) * 100:+.1f}%)")
+    lean, sdk = overhead["lean"], overhead["sdk"]
+    verdict = "PASS" if lean < 1.05 else "FAIL"
+    print(
+        f"TARGET tracing overhead, agent thread CPU (alternated) < 5%, with the provider export_to_unity_catalog "
+        f"installs (lean): {verdict} ({(lean - 1) * 100:+.1f}%); with an SDK provider: {(sdk - 1) * 100:+.1f}% "
+        "(no target: the SDK's own span lifecycle is ~5% of a loopback call)"
+    )
     span_cost()
     print(f"TARGET export throughput >= 0.5x direct insert: {'PASS' if rate >= 0.5 else 'FAIL'} ({rate:.2f}x)")
     return 0

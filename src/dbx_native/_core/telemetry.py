@@ -74,6 +74,8 @@ _NO_SPAN = _NoSpan()
 
 def _sampler_ignores_attributes(tracer: Any) -> bool:
     """Whether the tracer's sampler is built only from the SDK's own samplers (none of which reads attributes)."""
+    if getattr(tracer, "dbx_native_attributes_after_start", False):  # LeanTracer without a sampler
+        return True
     if tracer is None or not type(tracer).__module__.startswith("opentelemetry.sdk."):
         return False
     from opentelemetry.sdk.trace import sampling
@@ -127,7 +129,9 @@ class SpanHandle:
             self.set_attribute("error.type", type(error).__name__)
             span.set_status(Status(StatusCode.ERROR, type(error).__name__))
         if self._pending:
-            span.set_attributes({k: v for k, v in self._pending.items() if v is not None})
+            attributes = {k: v for k, v in self._pending.items() if v is not None}
+            # A LeanSpan takes our attributes (valid types by construction) without checking each value again.
+            getattr(span, "_trusted_attributes", span.set_attributes)(attributes)
         span.end()
 
     def __enter__(self) -> SpanHandle:

@@ -3,10 +3,13 @@
 Not to be confused with `dbx_native._core.telemetry`, which opens the spans; this package ships them, through
 the workspace OTLP endpoint or Zerobus Ingest (`transport="zerobus"` over REST,
 `"zerobus-grpc"` over the official SDK's gRPC stream).
-Importing it is cheap: OpenTelemetry's SDK is imported when an export starts.
+Importing it is cheap: OpenTelemetry's SDK is imported when an export starts (or `LeanTracerProvider` is first
+used).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from dbx_native.telemetry._exporter import OTLP_TRACES_PATH, UnityCatalogSpanExporter
 from dbx_native.telemetry._install import TraceExport, export_to_unity_catalog
@@ -15,11 +18,17 @@ from dbx_native.telemetry._rows import TRACE_TABLE_SCHEMA, span_to_row, trace_ta
 from dbx_native.telemetry._zerobus import ZerobusSpanExporter, zerobus_insert_path
 from dbx_native.telemetry._zerobus_grpc import ZerobusGrpcSpanExporter
 
+if TYPE_CHECKING:
+    from dbx_native.telemetry._lean import LeanSpan, LeanTracer, LeanTracerProvider
+
 __all__ = [
     "OTLP_TRACES_PATH",
     "TRACE_TABLE_SCHEMA",
     "ExportCounters",
     "ExportingSpanProcessor",
+    "LeanSpan",
+    "LeanTracer",
+    "LeanTracerProvider",
     "TraceExport",
     "UnityCatalogSpanExporter",
     "ZerobusGrpcSpanExporter",
@@ -29,3 +38,11 @@ __all__ = [
     "trace_table_ddl",
     "zerobus_insert_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("LeanSpan", "LeanTracer", "LeanTracerProvider"):
+        from dbx_native.telemetry import _lean
+
+        return getattr(_lean, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

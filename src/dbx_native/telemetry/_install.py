@@ -76,6 +76,7 @@ def export_to_unity_catalog(
     max_backoff: float = 30.0,
     transport: Literal["otlp", "zerobus", "zerobus-grpc"] = "otlp",
     zerobus_host: str | None = None,
+    tracer: Literal["lean", "sdk"] = "lean",
 ) -> TraceExport:
     """Export spans to a Unity Catalog table, batched, in the background.
 
@@ -89,8 +90,9 @@ def export_to_unity_catalog(
     Args:
         table: The trace table, `catalog.schema.table`.
         config: Connection settings (`DbxConfig()` from the environment when omitted).
-        tracer_provider: An OpenTelemetry SDK `TracerProvider` to add the exporter to. By default the global one;
-            when none is set, a new one (with `service.name`) is made and set as global.
+        tracer_provider: The tracer provider to add the exporter to (an OpenTelemetry SDK `TracerProvider` or a
+            `LeanTracerProvider`). By default the global one; when none is set, a new one (with `service.name`,
+            of the kind `tracer` says) is made and set as global.
         service_name: `service.name` of a tracer provider made here.
         max_queue_size: Spans kept waiting at most; beyond, spans are dropped and counted.
         max_batch_size: Spans per request.
@@ -102,6 +104,10 @@ def export_to_unity_catalog(
             `"zerobus-grpc"` (Zerobus Ingest gRPC stream, official SDK).
         zerobus_host: The Zerobus Ingest endpoint (`https://<workspace-id>.zerobus.<region>.cloud.databricks.com`),
             required with the Zerobus transports; the config's credentials are sent to it.
+        tracer: The kind of provider made when none is set: `"lean"` (default), a `LeanTracerProvider`, which costs
+            the agent's thread ~4-5x less per span than the SDK's (see `benchmarks/bench_monitoring.py`), or
+            `"sdk"`, the OpenTelemetry SDK's `TracerProvider` (for its span processors and configurators). Either
+            implements the OpenTelemetry API, so the application's own instrumentation traces through it.
 
     Returns:
         The running export (`.counters`, `.flush()`, `.shutdown()`; a context manager).
@@ -110,10 +116,12 @@ def export_to_unity_catalog(
         ConfigurationError: opentelemetry-sdk or the OTLP encoder is missing (extra `telemetry`), the Zerobus SDK
             is missing with `transport="zerobus-grpc"` (extra `zerobus`), or the global tracer provider is not an
             SDK one.
-        InvalidRequestError: `table` is not `catalog.schema.table`, an unknown `transport`, or a Zerobus transport
-            without a usable `zerobus_host`.
+        InvalidRequestError: `table` is not `catalog.schema.table`, an unknown `transport` or `tracer`, or a
+            Zerobus transport without a usable `zerobus_host`.
     """
-    provider = tracer_provider if tracer_provider is not None else _global_provider(service_name)
+    if tracer not in ("lean", "sdk"):
+        raise InvalidRequestError(f"tracer must be 'lean' or 'sdk', not {tracer!r}")
+    provider = tracer_provider if tracer_provider is not None else _global_provider(service_name, tracer)
     if not hasattr(provider, "add_span_processor"):
         raise ConfigurationError(
             f"The tracer provider {type(provider).__name__} cannot take span processors: pass an OpenTelemetry SDK "
@@ -149,16 +157,19 @@ def _exporter(
     raise InvalidRequestError(f"transport must be 'otlp' or 'zerobus' (REST) or 'zerobus-grpc', not {transport!r}")
 
 
-def _global_provider(service_name: str) -> Any:
+def _global_provider(service_name: str, kind: str) -> Any:
     try:
         from opentelemetry import trace
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
+
+        from dbx_native.telemetry._lean import LeanTracerProvider
     except ImportError as err:
         raise ConfigurationError("Trace export needs opentelemetry-sdk: pip install 'dbx-native[telemetry]'.") from err
     current = trace.get_tracer_provider()
-    if isinstance(current, TracerProvider):
+    if isinstance(current, TracerProvider | LeanTracerProvider):
         return current
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    resource = Resource.create({"service.name": service_name})
+    provider = LeanTracerProvider(resource) if kind == "lean" else TracerProvider(resource=resource)
     trace.set_tracer_provider(provider)
-    return provider
+    return trace.get_tracer_provider()  # ours, or the one another thread set first (OpenTelemetry keeps that)
