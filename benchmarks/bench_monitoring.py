@@ -87,7 +87,7 @@ def tracing_overhead(calls: int, rounds: int) -> dict[str, float]:
     print("(chat and trace workspaces in separate processes; the exporter thread runs in this one)")
     print(f"GatewayClient.chat, {calls * rounds} calls each, alternated one by one; medians per call")
     print(f"{'tracer provider':<34} {'wall us':>9} {'agent-thread CPU us':>20} {'CPU vs none':>12}")
-    base_wall, base_cpu = medians["none"]
+    base_cpu = medians["none"][1]
     labels = {"none": "none (no-op)", "lean": "LeanTracerProvider (default)", "sdk": "OpenTelemetry SDK"}
     for name, (wall, cpu) in medians.items():
         extra = f"{cpu / base_cpu:.3f}x +{cpu - base_cpu:.0f}us" if name != "none" else "1.000x"
