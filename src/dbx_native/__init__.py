@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     )
     from dbx_native.jobs import JobRunner
     from dbx_native.monitoring import MonitorManager
+    from dbx_native.prompts import PromptRegistry
     from dbx_native.rest import RestClient
     from dbx_native.vector import Filter, VectorMemory
 
@@ -44,6 +45,7 @@ _LAZY: dict[str, str] = {
     "FeatureLookup": "dbx_native.features",
     "JobRunner": "dbx_native.jobs",
     "MonitorManager": "dbx_native.monitoring",
+    "PromptRegistry": "dbx_native.prompts",
     "VectorMemory": "dbx_native.vector",
     **{
         name: "dbx_native.gateway"
@@ -74,6 +76,7 @@ __all__ = [
     "PiiGuard",
     "Price",
     "PriceTable",
+    "PromptRegistry",
     "RateLimit",
     "RestClient",
     "RetryPolicy",

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from dbx_native.local._faults import DroppedConnection, Fault, FaultInjector, SimulatedReadTimeout
     from dbx_native.local._jobs import JobsBackend
     from dbx_native.local._jobs_runs import TaskOutcome
+    from dbx_native.local._prompts import PromptsBackend
     from dbx_native.local._router import Backend, Route, Router
     from dbx_native.local._server import ServerHandle
     from dbx_native.local._serving import ServingBackend
@@ -49,6 +50,7 @@ _LAZY: dict[str, str] = {
     "HashingEmbedder": "dbx_native.local._serving_models",
     "JobsBackend": "dbx_native.local._jobs",
     "LocalApiError": "dbx_native.local._wire",
+    "PromptsBackend": "dbx_native.local._prompts",
     "LocalRequest": "dbx_native.local._wire",
     "LocalResponse": "dbx_native.local._wire",
     "LocalWorkspace": "dbx_native.local._workspace",
@@ -83,6 +85,7 @@ __all__ = [
     "LocalRequest",
     "LocalResponse",
     "LocalWorkspace",
+    "PromptsBackend",
     "RequestLog",
     "Route",
     "Router",

@@ -20,6 +20,7 @@ from dbx_native.local._jobs import JobsBackend
 from dbx_native.local._meta import MetaBackend, TokenAuthority, is_public_path
 from dbx_native.local._monitors import MonitorsBackend
 from dbx_native.local._otlp import OtlpTracesBackend
+from dbx_native.local._prompts import PromptsBackend
 from dbx_native.local._router import Backend, Router
 from dbx_native.local._serving import ServingBackend
 from dbx_native.local._sql import SqlStatementsBackend
@@ -121,6 +122,8 @@ class LocalWorkspace:
         self.register(self.monitors)
         self.jobs = JobsBackend(self.states, self.clock, host=self.host)
         self.register(self.jobs)
+        self.prompts = PromptsBackend(self.catalog, self.clock)
+        self.register(self.prompts)
         self.traces = OtlpTracesBackend(self.catalog)
         self.register(self.traces)
         self.zerobus = ZerobusBackend(self.catalog)  # real Zerobus Ingest has its own host; here it shares ours
