@@ -16,6 +16,8 @@ def test_demo_runs_every_step(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for marker in ("[1] Local workspace", "[3] SQL statement", "3 attempts", "NotFoundError: 404", "[8] GatewayClient"):
         assert marker in out
+    assert "ensured again: v1, 0 writes" in out and "second load came from the cache (0 requests)" in out
+    assert "created, then unchanged" in out and "QUEUED -> PENDING -> RUNNING -> TERMINATED, SUCCESS" in out
     assert "m_004" in out and "m_001" not in out  # the parameterised filter kept only risky merchants
 
 

@@ -105,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
 
         _monitoring_step(10, ws, config)
 
+        from dbx_native.cli._demo_ops import _ops_step
+
+        _ops_step(11, ws, config)
+
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s")
     return 0
 
