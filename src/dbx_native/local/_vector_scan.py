@@ -20,11 +20,12 @@ underflow). The per-row terms are computed in float64, whose rounding sits far b
 covered by a margin described in `Int8Shadow`. So `D <= a + E`, `E = ||q||*(r + eta*||x||) + r_q*||x~|| +
 margins`, `eta = gamma_d + 1e-9`.
 
-Search: from a strided sample of the allowed rows, the `2k` with the best upper bounds are scored exactly;
-the k-th best of those scores, `tau`, is reached by at least `k` allowed rows, so a row whose upper bound is
-below `tau` cannot be in the top `k`. Only the others are scored exactly. Rows the bound cannot vouch for
-(non-finite values, or `||q||*||x||` past 1e37, where a float32 dot could overflow) get an infinite bound, so
-are always scored. When more than `MAX_FRACTION` of the rows are left, the caller scans them all instead.
+Search: from a strided sample of the allowed rows (denser for a large k, such as the 400 vector ranks a hybrid
+query fuses), the `2k` with the best upper bounds are scored exactly; the k-th best of those scores, `tau`, is
+reached by at least `k` allowed rows, so a row whose upper bound is below `tau` cannot be in the top `k`. Only
+the others are scored exactly. Rows the bound cannot vouch for (non-finite values, or `||q||*||x||` past 1e37,
+where a float32 dot could overflow) get an infinite bound, so are always scored. When more than `MAX_FRACTION`
+of the rows are left, the caller scans them all instead.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ Mask = npt.NDArray[np.bool_]
 _LEVELS = 127  # symmetric: -128 is never used, so |c_q . c| <= 127**2 * d
 _SAFE_PRODUCT = 1e37  # ||q||*||x|| below this: no partial sum of a float32 dot can overflow (max 3.4e38)
 _SAMPLE = 8192  # rows sampled to choose the threshold from
+_DEPTH = 400  # the threshold sample is dense enough that stride * k <= allowed rows / 400 (see `_threshold`)
 _THREADS = max(1, min(2, os.cpu_count() or 1))  # the scan is bandwidth-bound: two threads saturate it
 _THREADED_BYTES = 4 << 20  # below this a scan sits in cache: a second thread costs more than it saves
 
@@ -272,7 +274,9 @@ class Int8Shadow:
         threshold; promising ones give a tight one, and a sample is much cheaper to select from than all).
         """
         best = min(2 * k, allowed)  # a few spares, in case some bounds were loose
-        stride = max(1, min(allowed // _SAMPLE, allowed // best))
+        # the sample's k-th best is about the (stride*k)-th best allowed row: for a large k (hybrid search asks
+        # for 400) a sparse sample would set the threshold far below the true k-th score, so sample densely
+        stride = max(1, min(allowed // _SAMPLE, allowed // (_DEPTH * k)))
         picks = np.arange(0, len(hi), stride) if allowed == len(hi) else np.flatnonzero(mask)[::stride]
         top = picks[np.argpartition(hi[picks], len(picks) - best)[len(picks) - best :]]
         exact = _exact(vectors, norms, q, qn, metric, top)

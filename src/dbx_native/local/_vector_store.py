@@ -44,8 +44,9 @@ class LocalVectorStore:
     """An exact (brute-force) vector index with filters, BM25 full-text and hybrid search.
 
     Scores: `cosine` -> `(1 + cos) / 2` in [0, 1]; `l2` -> `1 / (1 + d²)`; `dot_product` -> the dot product.
-    Large stores answer vector queries from an int8 copy first, then float32 for the few rows that can still
-    make the top k: the same rows and scores as a full float32 scan (see `_vector_scan`). Thread-safe.
+    Large stores answer vector queries (and the vector side of hybrid ones) from an int8 copy first, then float32
+    for the few rows that can still make the top k: the same rows and scores as a full float32 scan (see
+    `_vector_scan`). Thread-safe.
     With `path`, every write is saved to that directory (atomically); `open(path)` reloads it.
 
     Args:
@@ -307,15 +308,18 @@ class LocalVectorStore:
         query_columns: Sequence[str] | None,
     ) -> npt.NDArray[np.float64]:
         n = len(self._keys)
-        vec = self._similarity(q) if q is not None else np.zeros(n)
         if query_type == "ANN":
-            return vec
+            return self._similarity(q) if q is not None else np.zeros(n)
         keyword = self._bm25(query_columns).scores(text or "")
         mask &= keyword > 0 if query_type == "FULL_TEXT" else (keyword > 0) | (q is not None)
         if query_type == "FULL_TEXT":
             return keyword
+        # rrf reads only the best 400 vector ranks: `_nearest` keeps every allowed row that can reach them (ties
+        # included), so a stable sort of those is the full scan's first 400, in the same order
+        vec, ranked = self._nearest(q, mask, HYBRID_MAX_RESULTS * 2) if q is not None else (np.zeros(n), mask)
+        by_vector = np.flatnonzero(ranked)
+        by_vector = by_vector[np.argsort(-vec[by_vector], kind="stable")][: HYBRID_MAX_RESULTS * 2]
         candidates = np.flatnonzero(mask)
-        by_vector = candidates[np.argsort(-vec[candidates], kind="stable")][: HYBRID_MAX_RESULTS * 2]
         with_words = candidates[keyword[candidates] > 0]
         by_words = with_words[np.argsort(-keyword[with_words], kind="stable")][: HYBRID_MAX_RESULTS * 2]
         return rrf([by_vector.tolist(), by_words.tolist()], n)
