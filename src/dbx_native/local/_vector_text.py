@@ -34,13 +34,20 @@ class Bm25:
 
     def __init__(self, documents: Sequence[str], *, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
-        self._postings: dict[str, list[tuple[int, int]]] = {}
+        postings: dict[str, tuple[list[int], list[int]]] = {}
         lengths = np.zeros(len(documents), dtype=np.float64)
         for i, doc in enumerate(documents):
             counts = Counter(tokens(doc))
             lengths[i] = sum(counts.values())
             for term, tf in counts.items():
-                self._postings.setdefault(term, []).append((i, tf))
+                rows, tfs = postings.setdefault(term, ([], []))
+                rows.append(i)
+                tfs.append(tf)
+        # Arrays per term: a query term in most documents is scored in one numpy expression, not a Python loop.
+        self._postings = {
+            term: (np.array(rows, dtype=np.intp), np.array(tfs, dtype=np.float64))
+            for term, (rows, tfs) in postings.items()
+        }
         self._lengths = lengths
         self._avg = float(lengths.mean()) if len(documents) and lengths.sum() else 1.0
         self._n = len(documents)
@@ -48,14 +55,15 @@ class Bm25:
     def scores(self, query: str) -> npt.NDArray[np.float64]:
         """The BM25 score of every document for `query` (0 where no query term occurs)."""
         out = np.zeros(self._n, dtype=np.float64)
+        k1, b = self.k1, self.b
         for term in set(tokens(query)):
-            postings = self._postings.get(term)
-            if not postings:
+            posting = self._postings.get(term)
+            if posting is None:
                 continue
-            idf = math.log(1 + (self._n - len(postings) + 0.5) / (len(postings) + 0.5))
-            for i, tf in postings:
-                norm = tf + self.k1 * (1 - self.b + self.b * self._lengths[i] / self._avg)
-                out[i] += idf * tf * (self.k1 + 1) / norm
+            rows, tf = posting
+            idf = math.log(1 + (self._n - len(rows) + 0.5) / (len(rows) + 0.5))
+            norm = tf + k1 * (1 - b + b * self._lengths[rows] / self._avg)
+            out[rows] += idf * tf * (k1 + 1) / norm  # each row once per term: no repeated index
         return out
 
 
