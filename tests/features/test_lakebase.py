@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -86,10 +88,12 @@ def backend(pg: PgCluster, table: str = "public.merchant_features", **options: A
 def make(pg: PgCluster) -> Iterator[Any]:
     made: list[FeatureLookup[Any]] = []
 
-    def factory(*, table: str = "public.merchant_features", backend_options: Any = None, **options: Any) -> Any:
+    def factory(
+        *, table: str = "public.merchant_features", backend_options: Any = None, read: float = 60.0, **options: Any
+    ) -> Any:
         options.setdefault("key", "merchant_id")
         options.setdefault("clock", FakeClock())
-        config = DbxConfig(host=HOST, token=CANARY)
+        config = DbxConfig(host=HOST, token=CANARY, timeouts={"read": read})
         lookup = FeatureLookup(backend=backend(pg, table, **(backend_options or {})), config=config, **options)
         made.append(lookup)
         return lookup
@@ -195,3 +199,94 @@ def test_expired_token_without_rotation_fails_and_stale_on_error_covers_it(make:
     assert records["m_1"].stale is True and records["m_1"].value == before
     with pytest.raises(APITimeoutError, match="refused the login"):
         fl.get("m_2", timeout=1.0)
+
+
+@contextmanager
+def table_locked(pg: PgCluster, table: str = "public.merchant_features") -> Iterator[None]:
+    """Another session holds an ACCESS EXCLUSIVE lock on `table` (every read of it waits) until the block ends."""
+    with pg.connect(DB) as other, other.transaction():
+        other.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        yield
+
+
+def pooled_setting(fl: FeatureLookup[Any], name: str) -> str:
+    """`SHOW name` on the lookup's pooled connection (the only one, with max_size=1)."""
+    with fl.backend._pool.connection() as conn:
+        value: str = conn.execute(f"SHOW {name}").fetchone()[name]
+    return value
+
+
+def one_connection_lookup(make: Any, **options: Any) -> FeatureLookup[Any]:
+    return make(cache_ttl=0.0, backend_options={"min_size": 1, "max_size": 1}, **options)
+
+
+def test_timeout_bounds_a_lookup_blocked_by_another_sessions_lock(make: Any, pg: PgCluster) -> None:
+    fl = one_connection_lookup(make)
+    assert fl.get("m_1")["risk"] == 0.2
+    with table_locked(pg):
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError, match=r"timeout=0\.3s.*raise timeout=.*locks") as caught:
+            fl.get("m_2", timeout=0.3)
+        elapsed = time.monotonic() - start
+    assert 0.25 <= elapsed < 1.0
+    assert getattr(caught.value.__cause__, "sqlstate", None) == "57014"  # the server cancelled the statement
+    assert fl.stats.errors == 1
+
+
+def test_timeout_error_names_no_secret_and_no_connection_string(make: Any, pg: PgCluster) -> None:
+    fl = one_connection_lookup(make)
+    with table_locked(pg), pytest.raises(APITimeoutError) as caught:
+        fl.get_many(["m_1", "m_2"], timeout=0.2)
+    err = caught.value
+    for text in (str(err), repr(err), str(err.__cause__), repr(err.__cause__)):
+        assert CANARY not in text
+        assert "password" not in text and f"port={pg.port}" not in text and f"user={ROLE}" not in text
+
+
+def test_the_pooled_connection_is_reused_after_a_timeout_and_keeps_no_short_timeout(make: Any, pg: PgCluster) -> None:
+    fl = one_connection_lookup(make, read=45.0)
+    assert fl.get("m_1") is not None
+    with table_locked(pg), pytest.raises(APITimeoutError):
+        fl.get("m_2", timeout=0.3)
+    assert fl.get("m_2", timeout=0.3)["risk"] == 0.9  # the lock is gone: the same lookup works again
+    stats = fl.backend._pool.get_stats()
+    assert stats["connections_num"] == 1 and stats.get("connections_lost", 0) == 0  # rolled back, not replaced
+    assert pooled_setting(fl, "statement_timeout") == "45s"  # the read timeout, not the call's 300 ms
+
+
+def test_a_normal_lookup_with_a_timeout_leaves_the_default_statement_timeout(make: Any) -> None:
+    fl = one_connection_lookup(make, read=45.0)
+    assert fl.get("m_4", timeout=5.0)["country"] == "DE"
+    assert pooled_setting(fl, "statement_timeout") == "45s"
+    assert fl.get_many(["m_1", "m_2"], timeout=5.0)["m_2"]["chargebacks"] == 11
+    assert pooled_setting(fl, "statement_timeout") == "45s"
+
+
+def test_without_timeout_the_read_timeout_bounds_the_statement(make: Any, pg: PgCluster) -> None:
+    fl = one_connection_lookup(make, read=0.3)
+    assert fl.get("m_1") is not None
+    with table_locked(pg):
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError, match="read timeout"):
+            fl.get("m_2")
+        assert time.monotonic() - start < 1.0
+        with pytest.raises(APITimeoutError, match="read timeout"):
+            fl.get("m_2", timeout=30.0)  # a longer call still waits at most the read timeout per statement
+    assert fl.get("m_2")["risk"] == 0.9
+
+
+def test_stale_on_error_serves_the_last_value_when_a_lock_times_the_lookup_out(make: Any, pg: PgCluster) -> None:
+    fl = make(cache_ttl=0.0, stale_on_error=True)
+    before = fl.get("m_1")
+    with table_locked(pg):
+        record = fl.get_many(["m_1"], with_meta=True, timeout=0.3)["m_1"]
+    assert record.stale is True and record.value == before and fl.stats.stale_served == 1
+
+
+def test_pooled_connections_use_tcp_keepalives(make: Any) -> None:
+    fl = one_connection_lookup(make)
+    assert fl.get("m_1") is not None
+    with fl.backend._pool.connection() as conn:
+        parameters = conn.info.get_parameters()
+    assert parameters.get("keepalives") == "1" and int(parameters["keepalives_idle"]) > 0
+    assert int(parameters["tcp_user_timeout"]) > 0

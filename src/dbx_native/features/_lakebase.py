@@ -5,6 +5,12 @@ password is a Databricks OAuth token: it is fetched when the pool first connects
 `token_refresh` seconds old, when the pool's connections are replaced so new ones log in with the new
 token (Postgres checks the password only when a connection opens). Keys travel only as parameters
 (`WHERE key = ANY(%s)`). Needs the `lakebase` extra (`psycopg[binary]`, `psycopg-pool`).
+
+A lookup's `timeout=` bounds the statement too, not only the pool checkout: each pooled connection's
+`statement_timeout` is the client's read timeout (set once when it opens), and a call with less time left
+sends `set_config('statement_timeout', ..., true)` in the same pipeline as its query (one round trip), which
+lasts until the pipeline's Sync ends the implicit transaction, so the connection goes back to the pool with
+its default bound. TCP keepalives make a dead network an error within about 35 s instead of hours.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dbx_native._core.clock import SYSTEM_CLOCK, Clock
 from dbx_native._core.logs import get_logger, register_secret
 from dbx_native.errors import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     BadRequestError,
     ConfigurationError,
@@ -26,6 +33,8 @@ from dbx_native.features._backends import quote_identifier
 from dbx_native.features._keys import canonical
 
 if TYPE_CHECKING:
+    import psycopg
+    from psycopg import Connection
     from psycopg_pool import ConnectionPool
 
     from dbx_native._core.http import HttpClient
@@ -33,6 +42,19 @@ if TYPE_CHECKING:
 __all__ = ["LakebaseBackend"]
 
 _log = get_logger("dbx_native.features.lakebase")
+# is_local=true: the value lasts until the end of the transaction, here the pipeline's implicit one.
+_SET_TIMEOUT = "SELECT set_config('statement_timeout', %s, true)"
+_SET_DEFAULT_TIMEOUT = "SELECT set_config('statement_timeout', %s, false)"
+# libpq socket options (client side only, nothing is sent to the server): probe a silent connection after 10 s,
+# every 5 s, and drop it when 25 s of probes or of sent data go unacknowledged. Without them a read on a dead
+# network waits for the OS defaults (two hours of idle before the first keepalive probe on Linux).
+_KEEPALIVES: dict[str, int] = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 25_000,
+}
 
 
 class LakebaseBackend:
@@ -52,8 +74,13 @@ class LakebaseBackend:
         sslmode: libpq `sslmode` (`require` for Lakebase; `disable` or `prefer` for a local server).
         min_size: Connections the pool keeps open.
         max_size: Most connections the pool opens.
-        connect_timeout: Seconds to wait for a connection (opening one, or from a busy pool).
+        connect_timeout: Seconds to wait for a connection (opening one, or from a busy pool) when the lookup
+            has no `timeout=`.
         clock: Time source for the token's age (tests pass a `FakeClock`).
+
+    A lookup's `timeout=` bounds both the wait for a pooled connection and, with what is left of it, the
+    statement (Postgres `statement_timeout`); without `timeout=` the statement is bounded by the client's
+    read timeout (`DbxConfig.timeouts.read`). A cancelled statement is an `APITimeoutError`.
 
     Raises:
         InvalidRequestError: A bad table or column name.
@@ -97,8 +124,10 @@ class LakebaseBackend:
             "sslmode": sslmode,
             "application_name": "dbx-native-features",
             "autocommit": True,  # one round trip per lookup: no BEGIN/COMMIT around a read
+            **_KEEPALIVES,
         }
         self._pool: ConnectionPool[Any] | None = None
+        self._default_ms = 0  # each pooled connection's statement_timeout, set when the pool opens
         self._token_at: float | None = None
         self._lock = threading.Lock()
         self.rotations = 0
@@ -112,7 +141,6 @@ class LakebaseBackend:
         timeout: float | None,
     ) -> list[Mapping[str, Any] | None]:
         import psycopg
-        import psycopg_pool
 
         pool = self._ready_pool(http)
         query, params = self.statement(keys, columns)
@@ -121,40 +149,74 @@ class LakebaseBackend:
             "dbx_native.features.table": self.table,
             "dbx_native.features.keys": len(keys),
         }
+        clock = http.clock or SYSTEM_CLOCK
         with http.telemetry.span("features.lakebase", attrs):
+            start, limit_ms = clock.monotonic(), self._default_ms
             try:
                 with pool.connection(timeout=timeout or self.connect_timeout) as conn:
-                    rows = conn.execute(query, params).fetchall()
-            except psycopg_pool.PoolTimeout as err:
-                raise APITimeoutError(
-                    f"No Lakebase connection to {self._kwargs['host']} within the timeout: the server is "
-                    "unreachable, refused the login (check user= and the token), or the pool is busy (raise max_size)."
-                ) from err
-            except psycopg.errors.UndefinedColumn as err:
-                raise BadRequestError(
-                    f"Lakebase table {self.table}: {err.diag.message_primary}. Check key= and columns=.",
-                    status_code=400,
-                    error_code="UNDEFINED_COLUMN",
-                ) from None
-            except psycopg.errors.UndefinedTable as err:
-                raise BadRequestError(
-                    f"Lakebase: {err.diag.message_primary}. Check the table name and that it was published.",
-                    status_code=400,
-                    error_code="UNDEFINED_TABLE",
-                ) from None
-            except psycopg.OperationalError as err:
-                raise APIConnectionError(f"Lakebase connection failed: {type(err).__name__}: {err}") from err
-            except psycopg.Error as err:
-                raise BadRequestError(
-                    f"Lakebase lookup on {self.table} by {list(columns)} failed: {type(err).__name__}: {err}. "
-                    "Check that the key values have the key columns' types.",
-                    status_code=400,
-                    error_code=getattr(err, "sqlstate", None),
-                ) from None
+                    limit_ms = self._limit_ms(timeout, clock.monotonic() - start)
+                    rows = _run(conn, query, params, None if limit_ms >= self._default_ms else limit_ms)
+            except psycopg.Error as err:  # psycopg_pool.PoolTimeout is one too
+                mapped = self._error(err, columns, timeout, limit_ms)
+                raise mapped from (None if isinstance(mapped, BadRequestError) else err)
         by_key: dict[tuple[str, ...], Mapping[str, Any]] = {}
         for row in rows:
             by_key.setdefault(canonical([row.get(c) for c in columns]), row)
         return [by_key.get(canonical(key)) for key in keys]
+
+    def _limit_ms(self, timeout: float | None, waited: float) -> int:
+        """The statement's bound: what is left of `timeout` after the checkout, never past the default."""
+        if timeout is None:
+            return self._default_ms
+        left_ms = int((timeout - waited) * 1000)
+        if left_ms < 1:  # 0 would mean no limit at all to Postgres
+            raise APITimeoutError(
+                f"No time left for the Lakebase lookup on {self.table} after {waited:.3f}s waiting for a pooled "
+                "connection: raise timeout= or the pool's max_size."
+            )
+        return min(left_ms, self._default_ms)
+
+    def _error(self, err: psycopg.Error, columns: Sequence[str], timeout: float | None, limit_ms: int) -> APIError:
+        """The `dbx_native` error for a psycopg or pool error (messages never hold the password or the DSN)."""
+        import psycopg
+        import psycopg_pool
+
+        if isinstance(err, psycopg_pool.PoolTimeout):
+            return APITimeoutError(
+                f"No Lakebase connection to {self._kwargs['host']} within the timeout: the server is "
+                "unreachable, refused the login (check user= and the token), or the pool is busy (raise max_size)."
+            )
+        if isinstance(err, psycopg.errors.QueryCanceled):
+            why = (
+                f"what was left of timeout={timeout:g}s"
+                if timeout is not None and limit_ms < self._default_ms
+                else "the read timeout, DbxConfig timeouts.read"
+            )
+            return APITimeoutError(
+                f"The Lakebase lookup on {self.table} was cancelled by the server after its statement_timeout of "
+                f"{limit_ms} ms ({why}), or by an administrator: raise timeout= (or timeouts.read), and check the "
+                "Lakebase instance for locks held on the table (pg_locks) and for load (pg_stat_activity)."
+            )
+        if isinstance(err, psycopg.errors.UndefinedColumn):
+            return BadRequestError(
+                f"Lakebase table {self.table}: {err.diag.message_primary}. Check key= and columns=.",
+                status_code=400,
+                error_code="UNDEFINED_COLUMN",
+            )
+        if isinstance(err, psycopg.errors.UndefinedTable):
+            return BadRequestError(
+                f"Lakebase: {err.diag.message_primary}. Check the table name and that it was published.",
+                status_code=400,
+                error_code="UNDEFINED_TABLE",
+            )
+        if isinstance(err, psycopg.OperationalError):
+            return APIConnectionError(f"Lakebase connection failed: {type(err).__name__}: {err}")
+        return BadRequestError(
+            f"Lakebase lookup on {self.table} by {list(columns)} failed: {type(err).__name__}: {err}. "
+            "Check that the key values have the key columns' types.",
+            status_code=400,
+            error_code=getattr(err, "sqlstate", None),
+        )
 
     def statement(self, keys: Sequence[tuple[Any, ...]], columns: Sequence[str]) -> tuple[Any, list[Any]]:
         """The parameterised query for `keys`: `= ANY(%s)` for one key column, `unnest` arrays for several."""
@@ -197,6 +259,8 @@ class LakebaseBackend:
             if due:
                 self._rotate(http, clock)
             if self._pool is None:
+                # The read timeout bounds a statement the way it bounds an HTTP read when no timeout= is given.
+                self._default_ms = max(1, int(http.config.timeouts.read * 1000))
                 self._pool = self._open_pool()
             elif due:
                 # Connections keep the login they opened with; replace them so new ones use the new token.
@@ -228,14 +292,36 @@ class LakebaseBackend:
             min_size=self.min_size,
             max_size=self.max_size,
             timeout=self.connect_timeout,
+            configure=self._configure,
             open=False,
             name=f"dbx-native-lakebase-{self.table}",
         )
         pool.open(wait=False)
         return pool
 
+    def _configure(self, conn: Connection[Any]) -> None:
+        import psycopg
+
+        if conn.info.password != self._kwargs.get("password"):
+            # It logged in while the token was being rotated, and would slip past the pool's drain(): the pool
+            # discards it and connects again with the new token.
+            raise psycopg.OperationalError("Lakebase connection opened with a token rotated since: reconnecting")
+        # Once per new connection (a round trip at connect, none per lookup): the bound a lookup gets by default.
+        conn.execute(_SET_DEFAULT_TIMEOUT, [str(self._default_ms)])
+
     def __repr__(self) -> str:
         return f"LakebaseBackend({self.table!r}, host={self._kwargs['host']!r}, user={self._kwargs['user']!r})"
+
+
+def _run(conn: Connection[Any], query: Any, params: list[Any], limit_ms: int | None) -> list[Any]:
+    """The query's rows; with `limit_ms`, under that statement_timeout, sent in the query's own round trip."""
+    if limit_ms is None:
+        return conn.execute(query, params).fetchall()
+    # One Sync for both statements: the local setting lives exactly as long as the query's transaction.
+    with conn.pipeline():
+        conn.execute(_SET_TIMEOUT, [str(limit_ms)])
+        cursor = conn.execute(query, params)
+    return cursor.fetchall()
 
 
 def _bearer(http: HttpClient) -> str:
