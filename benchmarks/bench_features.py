@@ -75,9 +75,11 @@ def bench_batching(make: Callable[..., FeatureLookup[Any]]) -> None:
 def bench_paths(paths: dict[str, FeatureLookup[Any]]) -> None:
     keys = KEYS[200:300]
     results = {name: p50_ns(lambda fl=fl: fl.get_many(keys), 30) for name, fl in paths.items()}
+    if "lakebase" in paths:  # a call timeout also bounds the statement (sent in the query's own round trip)
+        results["lakebase, timeout=5"] = p50_ns(lambda: paths["lakebase"].get_many(keys, timeout=5.0), 30)
     base = results["serving"]
     for name, ns in results.items():
-        print(f"store {name:8s} p50 for 100 keys: {ns / 1e6:7.2f} ms ({ns / base:.2f}x serving)")
+        print(f"store {name:19s} p50 for 100 keys: {ns / 1e6:7.2f} ms ({ns / base:.2f}x serving)")
     risks = {name: [round(float(r["risk"]), 6) for r in fl.get_many(keys[:5]).values()] for name, fl in paths.items()}
     same = all(r == risks["serving"] for r in risks.values())
     print(f"  same rows from every store: {verdict(same)}")
