@@ -102,6 +102,42 @@ def test_sdk_run_now_with_one_idempotency_token_starts_one_run(ws: LocalWorkspac
     assert ws.jobs.run_ids(job_id) == [first]
 
 
+def test_sdk_repairs_a_failed_run_and_waits_for_it(ws: LocalWorkspace, w: WorkspaceClient) -> None:
+    ws.jobs.script("a", [TaskOutcome.failure("flaky"), TaskOutcome.failure("flaky"), "fixed"])
+    job_id = w.jobs.create(name="j", tasks=[task("a"), task("b")]).job_id
+    run = w.jobs.run_now(job_id).result()
+    assert run.state is not None and run.state.result_state == jobs.RunResultState.FAILED
+    waiter = w.jobs.repair_run(run.run_id, rerun_all_failed_tasks=True)
+    first_repair = waiter.response.repair_id
+    assert first_repair is not None and waiter.result().state.result_state == jobs.RunResultState.FAILED  # type: ignore[union-attr]
+    with pytest.raises(InvalidParameterValue, match="The latest repair ID needs to be provided"):
+        w.jobs.repair_run(run.run_id, rerun_tasks=["a"])
+    repaired = w.jobs.repair_run(run.run_id, rerun_tasks=["a"], latest_repair_id=first_repair).result()
+    assert repaired.state is not None and repaired.state.result_state == jobs.RunResultState.SUCCESS
+    history = w.jobs.get_run(run.run_id, include_history=True).repair_history or []
+    assert [h.type for h in history] == [jobs.RepairHistoryItemType.ORIGINAL, *[jobs.RepairHistoryItemType.REPAIR] * 2]
+    assert history[1].id == first_repair and history[0].id is None
+    assert [t.attempt_number for t in repaired.tasks or [] if t.task_key == "a"] == [0, 1, 2]
+
+
+def test_sdk_sees_queued_and_skipped_runs_and_cancels_all(ws: LocalWorkspace, w: WorkspaceClient) -> None:
+    queued_job = w.jobs.create(name="q", tasks=[task("a")], queue=jobs.QueueSettings(enabled=True)).job_id
+    plain_job = w.jobs.create(name="p", tasks=[task("a")]).job_id
+    ws.states.set("job-run", ["QUEUED", "RUNNING", "TERMINATED"], after_reads=50)
+    running = [w.jobs.run_now(job_id).run_id for job_id in (queued_job, plain_job)]
+    waiting = w.jobs.get_run(w.jobs.run_now(queued_job).run_id)
+    details = waiting.status.queue_details  # type: ignore[union-attr]
+    assert details is not None and details.code == jobs.QueueDetailsCodeCode.MAX_CONCURRENT_RUNS_REACHED
+    skipped = w.jobs.run_now(plain_job).result()  # the SDK's waiter stops on SKIPPED
+    assert skipped.state is not None and skipped.state.life_cycle_state == jobs.RunLifeCycleState.SKIPPED
+    assert skipped.state.result_state == jobs.RunResultState.MAXIMUM_CONCURRENT_RUNS_REACHED
+    code = skipped.status.termination_details.code  # type: ignore[union-attr]
+    assert code == jobs.TerminationCodeCode.MAX_CONCURRENT_RUNS_EXCEEDED
+    w.jobs.cancel_all_runs(job_id=queued_job)
+    assert w.jobs.get_run(waiting.run_id).status.termination_details.code == jobs.TerminationCodeCode.USER_CANCELED  # type: ignore[union-attr]
+    assert [r.run_id for r in w.jobs.list_runs(active_only=True)] == [running[1], running[0]]  # TERMINATING
+
+
 def test_sdk_errors_are_the_service_ones(w: WorkspaceClient) -> None:
     with pytest.raises(NotFound, match=r"Job 123 does not exist\."):
         w.jobs.get(123)

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from dbx_native.jobs._models import JobChange, JobInfo, JobRun, RunOutput, SettingChange, TaskRun
+from dbx_native.jobs._models import JobChange, JobInfo, JobRun, RepairAttempt, RunOutput, SettingChange, TaskRun
 from dbx_native.jobs._runner import JobRef, JobRunner
 
-__all__ = ["JobChange", "JobInfo", "JobRef", "JobRun", "JobRunner", "RunOutput", "SettingChange", "TaskRun"]
+__all__ = [
+    "JobChange",
+    "JobInfo",
+    "JobRef",
+    "JobRun",
+    "JobRunner",
+    "RepairAttempt",
+    "RunOutput",
+    "SettingChange",
+    "TaskRun",
+]

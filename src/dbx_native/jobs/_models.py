@@ -10,10 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dbx_native.errors import JobRunFailedError
 
-__all__ = ["JobChange", "JobInfo", "JobRun", "RunOutput", "SettingChange", "TaskRun"]
+__all__ = ["JobChange", "JobInfo", "JobRun", "RepairAttempt", "RunOutput", "SettingChange", "TaskRun"]
 
 # Deprecated `state.life_cycle_state` -> the 2026 `status.state`, for workspaces that send only the old block.
 _FROM_LEGACY = {"SKIPPED": "TERMINATED", "INTERNAL_ERROR": "TERMINATED", "WAITING_FOR_RETRY": "WAITING"}
+# How a run that never ran reads: the 2026 termination codes, then the deprecated result words.
+_SKIP_CODES = frozenset({"MAX_CONCURRENT_RUNS_EXCEEDED", "MAX_JOB_QUEUE_SIZE_EXCEEDED", "SKIPPED"})
+_SKIP_RESULTS = frozenset({"MAXIMUM_CONCURRENT_RUNS_REACHED"})
 
 
 class _Result(BaseModel):
@@ -115,9 +118,27 @@ class TaskRun(_RunState):
         termination_code: Why it ended (`SUCCESS`, `RUN_EXECUTION_ERROR`, `SKIPPED`, ...).
         termination_type: `SUCCESS`, `CLIENT_ERROR`, `INTERNAL_ERROR` or `CLOUD_FAILURE`.
         message: What the service said about it.
+        attempt_number: 0 for the first attempt; each repair (or retry) of the task adds one.
     """
 
     task_key: str
+    attempt_number: int = 0
+
+
+class RepairAttempt(_RunState):
+    """One item of a run's repair history: the original attempt, then one per repair.
+
+    Attributes:
+        run_id: The run's id.
+        repair_id: The repair's id (`None` for the original attempt).
+        type: `ORIGINAL` or `REPAIR`.
+        state: The attempt's `status.state`; `termination_code` and the rest say how it ended.
+        task_run_ids: The task runs of this attempt.
+    """
+
+    repair_id: int | None = None
+    type: str = "ORIGINAL"
+    task_run_ids: list[int] = Field(default_factory=list)
 
 
 class JobRun(_RunState):
@@ -137,8 +158,12 @@ class JobRun(_RunState):
         start_time: When it started.
         end_time: When it ended, once it has.
         run_page_url: The run's page in the workspace UI.
-        tasks: Its task runs.
+        tasks: Its task runs; a repaired run lists every attempt of each task (`latest_tasks`: the last ones).
         parameters: The job parameters it ran with (name -> value).
+        queue_reason: Why it waits while `QUEUED` (`status.queue_details.code`: `MAX_CONCURRENT_RUNS_REACHED`,
+            `ACTIVE_RUNS_LIMIT_REACHED`, ...); `None` when it is not waiting in a queue.
+        queue_message: The service's words about the wait.
+        repair_history: The original attempt and each repair, oldest first (read by `JobRunner.status`).
     """
 
     job_id: int | None = None
@@ -146,17 +171,46 @@ class JobRun(_RunState):
     number_in_job: int | None = None
     tasks: list[TaskRun] = Field(default_factory=list)
     parameters: dict[str, str] = Field(default_factory=dict)
+    queue_reason: str | None = None
+    queue_message: str | None = None
+    repair_history: list[RepairAttempt] = Field(default_factory=list)
+
+    @property
+    def queued(self) -> bool:
+        """Whether the run is waiting in its job's queue (for a free slot of `max_concurrent_runs`, say)."""
+        return self.state == "QUEUED"
+
+    @property
+    def skipped(self) -> bool:
+        """Whether the run ended without running (its job was at `max_concurrent_runs` with queueing off)."""
+        return self.done and (self.termination_code in _SKIP_CODES or self.result_state in _SKIP_RESULTS)
+
+    @property
+    def latest_repair_id(self) -> int | None:
+        """The id of the run's latest repair (`None` when never repaired, or when the history was not read)."""
+        repairs = [r.repair_id for r in self.repair_history if r.repair_id is not None]
+        return repairs[-1] if repairs else None
+
+    @property
+    def latest_tasks(self) -> list[TaskRun]:
+        """The latest attempt of each task, in task order (what a repaired run's state comes from)."""
+        by_key: dict[str, TaskRun] = {}
+        for task in self.tasks:
+            if task.task_key not in by_key or task.attempt_number >= by_key[task.task_key].attempt_number:
+                by_key[task.task_key] = task
+        return list(by_key.values())
 
     def task(self, task_key: str) -> TaskRun:
-        """The task run with this key.
+        """The latest attempt of the task with this key.
 
         Raises:
             KeyError: The run has no such task.
         """
-        for task in self.tasks:
+        for task in self.latest_tasks:
             if task.task_key == task_key:
                 return task
-        raise KeyError(f"run {self.run_id} has no task {task_key!r}; its tasks: {[t.task_key for t in self.tasks]}")
+        keys = [t.task_key for t in self.latest_tasks]
+        raise KeyError(f"run {self.run_id} has no task {task_key!r}; its tasks: {keys}")
 
     def raise_for_failure(self) -> JobRun:
         """Return this run when it succeeded (or has not ended yet); raise when it ended without success.
@@ -166,13 +220,26 @@ class JobRun(_RunState):
         """
         if not self.done or self.succeeded:
             return self
-        failed = [t.task_key for t in self.tasks if t.done and not t.succeeded and t.termination_code != "SKIPPED"]
-        where = f" (failed tasks: {', '.join(failed)})" if failed else ""
         what = self.termination_code or self.result_state or "an unknown result"
+        if self.skipped:
+            text = (
+                f"Run {self.run_id} of {self.run_name or 'a one-off run'} was skipped ({what}): "
+                f"{self.message or 'its job already had its maximum of active runs'}. Raise the job's "
+                "max_concurrent_runs, or enable its queue (settings={'queue': {'enabled': True}}) so that runs over "
+                "the limit wait instead of being skipped."
+            )
+        else:
+            failed = [
+                t.task_key for t in self.latest_tasks if t.done and not t.succeeded and t.termination_code != "SKIPPED"
+            ]
+            where = f" (failed tasks: {', '.join(failed)})" if failed else ""
+            text = (
+                f"Run {self.run_id} of {self.run_name or 'a one-off run'} ended {what}{where}: "
+                f"{self.message or 'no message'}. See output({self.run_id}) or "
+                f"{self.run_page_url or 'the run page'} for details; repair({self.run_id}) re-runs the failed tasks."
+            )
         raise JobRunFailedError(
-            f"Run {self.run_id} of {self.run_name or 'a one-off run'} ended {what}{where}: "
-            f"{self.message or 'no message'}. "
-            f"See output({self.run_id}) or {self.run_page_url or 'the run page'} for details.",
+            text,
             run_id=self.run_id,
             job_id=self.job_id,
             state=self.state,
@@ -184,6 +251,8 @@ class JobRun(_RunState):
 
     def __str__(self) -> str:
         outcome = f" {self.termination_code or self.result_state}" if self.done else ""
+        if self.queued and self.queue_reason:
+            outcome = f" ({self.queue_reason})"
         return f"run {self.run_id} of {self.run_name!r}: {self.state}{outcome}"
 
 
@@ -243,13 +312,31 @@ def _state_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
 def parse_run(raw: Mapping[str, Any]) -> JobRun:
     """A `JobRun` from `runs/get` (or a `runs/list` entry)."""
     params = {str(p.get("name")): str(p.get("value", p.get("default", ""))) for p in raw.get("job_parameters") or []}
+    queue = (raw.get("status") or {}).get("queue_details") or {}
+    run_id = int(raw["run_id"])
     return JobRun(
         **_state_fields(raw),
         job_id=raw.get("job_id"),
         run_name=raw.get("run_name"),
         number_in_job=raw.get("number_in_job"),
-        tasks=[TaskRun(**_state_fields(t), task_key=str(t.get("task_key"))) for t in raw.get("tasks") or []],
+        tasks=[
+            TaskRun(
+                **_state_fields(t), task_key=str(t.get("task_key")), attempt_number=int(t.get("attempt_number") or 0)
+            )
+            for t in raw.get("tasks") or []
+        ],
         parameters=params,
+        queue_reason=queue.get("code"),
+        queue_message=queue.get("message"),
+        repair_history=[
+            RepairAttempt(
+                **_state_fields({**item, "run_id": run_id}),
+                repair_id=item.get("id"),
+                type=str(item.get("type") or "ORIGINAL"),
+                task_run_ids=[int(i) for i in item.get("task_run_ids") or []],
+            )
+            for item in raw.get("repair_history") or []
+        ],
     )
 
 

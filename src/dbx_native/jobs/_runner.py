@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from dbx_native._core.client import BaseClient
 from dbx_native._core.clock import Clock
 from dbx_native._core.logs import get_logger
 from dbx_native.config import DbxConfig
 from dbx_native.errors import InvalidRequestError, NotFoundError
-from dbx_native.jobs._models import JobChange, JobInfo, JobRun, RunOutput, parse_job, parse_output, parse_run
+from dbx_native.jobs._client import (
+    API,
+    CALL_TIMEOUT,
+    JobRef,
+    JobsClient,
+    check_parameters,
+    job_attrs,
+    make_token,
+    repair_tasks,
+    run_id_arg,
+    wait_args,
+)
+from dbx_native.jobs._models import JobChange, JobInfo, JobRun, RunOutput, parse_output
 from dbx_native.jobs._spec import body_of, build_settings, check_tasks, diff
-from dbx_native.jobs._wait import wait_for_run
 
 __all__ = ["JobRef", "JobRunner"]
 
 _log = get_logger("dbx_native.jobs")
-_API = "/api/2.2/jobs"
-_CALL_TIMEOUT = 60.0  # each request of a long wait; the wait itself has its own timeout
-
-JobRef = int | str | JobInfo
-"""A job: its id, its name, or a `JobInfo` (`ensure_job(...).job`)."""
 
 
-class JobRunner(BaseClient):
+class JobRunner(JobsClient):
     """Lakeflow Jobs as code: create or reset a job to match, run it and wait, read task outputs, list runs.
 
     Speaks the Jobs API 2.2 (`/api/2.2/jobs/...`). Runs are started with an idempotency token (one is generated
@@ -67,6 +71,7 @@ class JobRunner(BaseClient):
         tags: Mapping[str, str] | None = None,
         schedule: str | Mapping[str, Any] | None = None,
         max_concurrent_runs: int | None = None,
+        queue: bool | None = None,
         settings: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> JobChange:
@@ -82,7 +87,9 @@ class JobRunner(BaseClient):
             parameters: Job parameters with their defaults: `{"day": "today"}` or `[{"name", "default"}]`.
             tags: Job tags.
             schedule: A Quartz cron expression (UTC), or `{"quartz_cron_expression", "timezone_id", "pause_status"}`.
-            max_concurrent_runs: How many runs may be active at once (default 1).
+            max_concurrent_runs: How many runs may be active at once (default 1; 0 skips every run).
+            queue: Whether runs over `max_concurrent_runs` wait in a queue (`queue.enabled`) instead of being
+                skipped. Left out, the service's default applies: off for jobs created through the API.
             settings: Any other `JobSettings` fields (`environments`, `job_clusters`, `queue`, `email_notifications`,
                 `timeout_seconds`, ...), sent as given.
             timeout: Seconds for each call.
@@ -102,6 +109,7 @@ class JobRunner(BaseClient):
             tags=tags,
             schedule=schedule,
             max_concurrent_runs=max_concurrent_runs,
+            queue=queue,
             settings=settings,
         )
         with self._span("jobs.ensure", {"dbx_native.job.name": name}) as span:
@@ -131,7 +139,7 @@ class JobRunner(BaseClient):
             NotFoundError: No such job.
             InvalidRequestError: Two jobs have that name.
         """
-        with self._span("jobs.get", _job_attrs(job)):
+        with self._span("jobs.get", job_attrs(job)):
             return self._get_job(self._job_id(job, timeout), timeout)
 
     def delete_job(self, job: JobRef, *, timeout: float | None = None) -> bool:
@@ -140,7 +148,7 @@ class JobRunner(BaseClient):
         Raises:
             InvalidRequestError: Two jobs have that name.
         """
-        with self._span("jobs.delete", _job_attrs(job)):
+        with self._span("jobs.delete", job_attrs(job)):
             try:
                 job_id = self._job_id(job, timeout)
                 self._post("delete", {"job_id": job_id}, timeout)
@@ -180,24 +188,25 @@ class JobRunner(BaseClient):
 
         Returns:
             The run; when waited for, in its final state (check `.succeeded`: a failed run is returned, with the
-            server's reason in `.message`, unless `check=True`).
+            server's reason in `.message`, unless `check=True`). Over the job's `max_concurrent_runs` a run waits
+            `QUEUED` (`.queue_reason`) when the job's queue is on, and is otherwise returned at once `.skipped`.
 
         Raises:
             NotFoundError: No such job.
             OperationTimeoutError: It did not end in `timeout`; `.last_state` is the last `JobRun` seen.
-            JobRunFailedError: With `check=True`, the run ended without success.
+            JobRunFailedError: With `check=True`, the run ended without success (or was skipped).
         """
-        token = _token(idempotency_token)
-        params = _parameters(parameters)
-        _wait_args(timeout, poll_interval)
-        with self._span("jobs.run", _job_attrs(job)) as span:
-            job_id = self._job_id(job, min(timeout, _CALL_TIMEOUT))
+        token = make_token(idempotency_token)
+        params = check_parameters(parameters)
+        wait_args(timeout, poll_interval)
+        with self._span("jobs.run", job_attrs(job)) as span:
+            job_id = self._job_id(job, min(timeout, CALL_TIMEOUT))
             body: dict[str, Any] = {"job_id": job_id, "idempotency_token": token}
             if params:
                 body["job_parameters"] = params
             if only:
                 body["only"] = list(only)
-            started = self._post("run-now", body, min(timeout, _CALL_TIMEOUT), idempotent=True)
+            started = self._post("run-now", body, min(timeout, CALL_TIMEOUT), idempotent=True)
             _log.info("started run %s of job %s", started["run_id"], job_id)
             return self._follow(int(started["run_id"]), span, wait, timeout, poll_interval, progress, check)
 
@@ -232,13 +241,13 @@ class JobRunner(BaseClient):
         """
         body: dict[str, Any] = {
             "tasks": check_tasks(tasks, required=True),
-            "idempotency_token": _token(idempotency_token),
+            "idempotency_token": make_token(idempotency_token),
         }
         if run_name is not None:
             body["run_name"] = run_name
-        _wait_args(timeout, poll_interval)
+        wait_args(timeout, poll_interval)
         with self._span("jobs.submit", {"dbx_native.job.name": run_name}) as span:
-            started = self._post("runs/submit", body, min(timeout, _CALL_TIMEOUT), idempotent=True)
+            started = self._post("runs/submit", body, min(timeout, CALL_TIMEOUT), idempotent=True)
             _log.info("submitted one-off run %s (%s)", started["run_id"], run_name)
             return self._follow(int(started["run_id"]), span, wait, timeout, poll_interval, progress, check)
 
@@ -248,7 +257,7 @@ class JobRunner(BaseClient):
         Raises:
             NotFoundError: No such run.
         """
-        run_id = _run_id(run_id)
+        run_id = run_id_arg(run_id)
         with self._span("jobs.status", {"dbx_native.job.run_id": run_id}):
             return self._get_run(run_id, timeout)
 
@@ -277,12 +286,97 @@ class JobRunner(BaseClient):
             NotFoundError: No such run.
             OperationTimeoutError: With `wait`, it did not end in `timeout`.
         """
-        run_id = _run_id(run_id)
-        _wait_args(timeout, poll_interval)
+        run_id = run_id_arg(run_id)
+        wait_args(timeout, poll_interval)
         with self._span("jobs.cancel", {"dbx_native.job.run_id": run_id}) as span:
-            self._post("runs/cancel", {"run_id": run_id}, min(timeout, _CALL_TIMEOUT), idempotent=True)
+            self._post("runs/cancel", {"run_id": run_id}, min(timeout, CALL_TIMEOUT), idempotent=True)
             _log.info("asked to cancel run %s", run_id)
             return self._follow(run_id, span, wait, timeout, poll_interval, progress, False)
+
+    def repair(
+        self,
+        run_id: int,
+        *,
+        tasks: Sequence[str] | None = None,
+        rerun_dependents: bool = True,
+        parameters: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        timeout: float = 3600.0,
+        poll_interval: float = 2.0,
+        progress: Callable[[JobRun], None] | None = None,
+        check: bool = False,
+    ) -> JobRun:
+        """Re-run the failed (or the named) tasks of an ended run, as a new attempt of the same run (`runs/repair`).
+
+        The tasks that succeeded keep their results; the re-run ones get new task runs (`attempt_number` + 1), with
+        the job's current settings. The run is active again until they end; its final state is then recomputed.
+
+        Args:
+            run_id: The run to repair (it must have ended without success).
+            tasks: Task keys to re-run; `None` re-runs every task that did not succeed.
+            rerun_dependents: Also re-run every task downstream of those, even the ones that succeeded.
+            parameters: Job parameters for the re-run tasks (the others keep the run's values).
+            wait: Poll until the repaired run ends.
+            timeout: Seconds to wait in all.
+            poll_interval: First pause between polls.
+            progress: Called with the run at each new state while waiting.
+            check: Raise `JobRunFailedError` when the repaired run ends without success.
+
+        Returns:
+            The run after the repair (with `wait`, in its final state); `repair_history` lists every attempt.
+
+        Raises:
+            InvalidRequestError: A bad run id, task list or parameter.
+            NotFoundError: No such run.
+            BadRequestError: The service refused: the run is still active, succeeded, or was skipped; or a task is
+                not in the run.
+            OperationTimeoutError: With `wait`, it did not end in `timeout`.
+            JobRunFailedError: With `check=True`, the repaired run ended without success.
+        """
+        run_id = run_id_arg(run_id)
+        body: dict[str, Any] = {"run_id": run_id, "rerun_dependent_tasks": bool(rerun_dependents)}
+        if tasks is None:
+            body["rerun_all_failed_tasks"] = True
+        else:
+            body["rerun_tasks"] = repair_tasks(tasks)
+        params = check_parameters(parameters)
+        if params:
+            body["job_parameters"] = params
+        wait_args(timeout, poll_interval)
+        with self._span("jobs.repair", {"dbx_native.job.run_id": run_id}) as span:
+            latest = self._get_run(run_id, min(timeout, CALL_TIMEOUT)).latest_repair_id
+            if latest is not None:  # the service refuses a second repair that does not name the latest one
+                body["latest_repair_id"] = latest
+            # Not retried: after a lost answer, a second identical request is refused as stale, never run twice.
+            repaired = self._post("runs/repair", body, min(timeout, CALL_TIMEOUT))
+            _log.info("repair %s of run %s started", repaired.get("repair_id"), run_id)
+            return self._follow(run_id, span, wait, timeout, poll_interval, progress, check)
+
+    def cancel_all(self, job: JobRef | None, *, queued_only: bool = False, timeout: float | None = None) -> None:
+        """Cancel every active run of `job` (`runs/cancel-all`); the runs end asynchronously.
+
+        Args:
+            job: The job (id, name or `JobInfo`); `None` with `queued_only=True` for every queued run of the
+                workspace.
+            queued_only: Cancel only the runs waiting in the queue, not the ones already running.
+            timeout: Seconds for each call.
+
+        Raises:
+            InvalidRequestError: `job` is `None` without `queued_only=True`.
+            NotFoundError: No such job.
+        """
+        if job is None and not queued_only:
+            raise InvalidRequestError(
+                "cancel_all needs a job; to cancel every queued run of the workspace pass cancel_all(None, "
+                "queued_only=True)"
+            )
+        with self._span("jobs.cancel_all", job_attrs(job)):
+            body: dict[str, Any] = {"all_queued_runs": True} if queued_only else {}
+            if job is not None:
+                body["job_id"] = self._job_id(job, timeout)
+            self._post("runs/cancel-all", body, timeout, idempotent=True)
+            where = f"job {body['job_id']}" if "job_id" in body else "the workspace"
+            _log.info("asked to cancel all %sruns of %s", "queued " if queued_only else "", where)
 
     def output(self, run_id: int, *, task_key: str | None = None, timeout: float | None = None) -> RunOutput:
         """The output of a run's task: notebook result, logs, error and its trace.
@@ -294,13 +388,13 @@ class JobRunner(BaseClient):
             NotFoundError: No such run, or no task `task_key` in it.
             InvalidRequestError: The run has several tasks and no `task_key` was given.
         """
-        run_id = _run_id(run_id)
+        run_id = run_id_arg(run_id)
         with self._span("jobs.output", {"dbx_native.job.run_id": run_id}):
             run = self._get_run(run_id, timeout)
             target = run_id
-            if task_key is not None or len(run.tasks) > 1:
+            if task_key is not None or len(run.latest_tasks) > 1:
                 if task_key is None:
-                    keys = [t.task_key for t in run.tasks]
+                    keys = [t.task_key for t in run.latest_tasks]
                     raise InvalidRequestError(
                         f"run {run_id} has {len(keys)} tasks {keys}: pass output({run_id}, task_key=...) for one"
                     )
@@ -311,9 +405,9 @@ class JobRunner(BaseClient):
                         str(err.args[0]), status_code=404, error_code="RESOURCE_DOES_NOT_EXIST"
                     ) from err
             elif run.tasks:
-                target = run.tasks[0].run_id
+                target = run.latest_tasks[0].run_id
             raw = self._http.request(
-                "GET", f"{_API}/runs/get-output", params={"run_id": target}, timeout=timeout, traced=False
+                "GET", f"{API}/runs/get-output", params={"run_id": target}, timeout=timeout, traced=False
             ).json()
             return parse_output(raw, target)
 
@@ -344,154 +438,3 @@ class JobRunner(BaseClient):
         if limit is not None and limit < 0:
             raise InvalidRequestError(f"limit must be 0 or more, not {limit}")
         return self._iter_runs(job, active_only, completed_only, limit, timeout)
-
-    # --- internals -------------------------------------------------------------------------------------------------
-
-    def _iter_runs(
-        self, job: JobRef | None, active: bool, completed: bool, limit: int | None, timeout: float | None
-    ) -> Iterator[JobRun]:
-        params: dict[str, Any] = {"limit": 25}
-        if job is not None:
-            params["job_id"] = self._job_id(job, timeout)
-        if active:
-            params["active_only"] = "true"
-        if completed:
-            params["completed_only"] = "true"
-        seen = 0
-        while limit is None or seen < limit:
-            page = self._http.request(
-                "GET", f"{_API}/runs/list", params=params, timeout=timeout, operation="jobs.runs"
-            ).json()
-            for raw in page.get("runs") or []:
-                if limit is not None and seen >= limit:
-                    return
-                seen += 1
-                yield parse_run(raw)
-            token = page.get("next_page_token")
-            if not token or not page.get("has_more", True):
-                return
-            params["page_token"] = token
-
-    def _follow(
-        self,
-        run_id: int,
-        span: Any,
-        wait: bool,
-        timeout: float,
-        poll_interval: float,
-        progress: Callable[[JobRun], None] | None,
-        check: bool,
-    ) -> JobRun:
-        first = self._get_run(run_id, min(timeout, _CALL_TIMEOUT))
-        if span.is_recording():
-            span.set_attribute("dbx_native.job.run_id", run_id)
-        if wait and not first.done:
-            run = wait_for_run(
-                lambda: self._get_run(run_id, min(timeout, _CALL_TIMEOUT)),
-                first=first,
-                clock=self._http.clock,
-                timeout=timeout,
-                poll_interval=poll_interval,
-                progress=progress,
-            )
-        else:
-            run = first
-            if progress is not None:
-                progress(run)
-        if span.is_recording():
-            span.set_attributes({"dbx_native.job.state": run.state, "dbx_native.job.result": run.termination_code})
-        return run.raise_for_failure() if check else run
-
-    def _span(self, name: str, attrs: Mapping[str, Any]) -> Any:
-        return self._http.telemetry.span(name, {"dbx_native.client": self._client_name, **attrs})
-
-    def _post(self, route: str, body: Mapping[str, Any], timeout: float | None, *, idempotent: bool = False) -> Any:
-        return self._http.request(
-            "POST", f"{_API}/{route}", json_body=body, timeout=timeout, idempotent=idempotent, traced=False
-        ).json()
-
-    def _get_job(self, job_id: int, timeout: float | None) -> JobInfo:
-        raw = self._http.request("GET", f"{_API}/get", params={"job_id": job_id}, timeout=timeout, traced=False)
-        return parse_job(raw.json())
-
-    def _get_run(self, run_id: int, timeout: float | None) -> JobRun:
-        raw = self._http.request("GET", f"{_API}/runs/get", params={"run_id": run_id}, timeout=timeout, traced=False)
-        return parse_run(raw.json())
-
-    def _find(self, name: str, timeout: float | None) -> int | None:
-        """The id of the job named exactly `name`; None when there is none."""
-        params: dict[str, Any] = {"name": name, "limit": 100}
-        ids: list[int] = []
-        while True:
-            page = self._http.request("GET", f"{_API}/list", params=params, timeout=timeout, traced=False).json()
-            # The service filters case-insensitively; a job's name is its identity here, so match it exactly.
-            ids += [int(j["job_id"]) for j in page.get("jobs") or [] if (j.get("settings") or {}).get("name") == name]
-            if not page.get("next_page_token"):
-                break
-            params["page_token"] = page["next_page_token"]
-        if len(ids) > 1:
-            raise InvalidRequestError(
-                f"{len(ids)} jobs are named {name!r} (ids {sorted(ids)}): refer to one by id, or delete the extra "
-                f"ones with delete_job(<id>) so that the name is unique."
-            )
-        return ids[0] if ids else None
-
-    def _job_id(self, job: JobRef, timeout: float | None) -> int:
-        if isinstance(job, JobInfo):
-            return job.job_id
-        if isinstance(job, bool) or not isinstance(job, (int, str)):
-            raise InvalidRequestError(f"job must be a job id, a job name or a JobInfo, not {type(job).__name__}")
-        if isinstance(job, int):
-            if job <= 0:
-                raise InvalidRequestError(f"job ids are positive integers, not {job}")
-            return job
-        found = self._find(job, timeout)
-        if found is None:
-            raise NotFoundError(
-                f"No job is named {job!r}: create it with ensure_job({job!r}, tasks=[...]) or check the name.",
-                status_code=404,
-                error_code="RESOURCE_DOES_NOT_EXIST",
-            )
-        return found
-
-
-def _job_attrs(job: JobRef | None) -> dict[str, Any]:
-    if isinstance(job, JobInfo):
-        return {"dbx_native.job.id": job.job_id, "dbx_native.job.name": job.name}
-    if isinstance(job, int) and not isinstance(job, bool):
-        return {"dbx_native.job.id": job}
-    return {"dbx_native.job.name": job if isinstance(job, str) else None}
-
-
-def _token(token: str | None) -> str:
-    if token is None:
-        return uuid.uuid4().hex
-    if not isinstance(token, str) or not token or len(token) > 64:
-        raise InvalidRequestError(f"idempotency_token must be a string of 1 to 64 characters, not {token!r}")
-    return token
-
-
-def _parameters(parameters: Mapping[str, Any] | None) -> dict[str, str]:
-    if parameters is None:
-        return {}
-    if not isinstance(parameters, Mapping):
-        raise InvalidRequestError(f"parameters must be a dict of job parameter names to values, not {parameters!r}")
-    out = {}
-    for key, value in parameters.items():
-        if isinstance(value, (dict, list, tuple, set)):
-            raise InvalidRequestError(f"job parameter {key!r} must be a string or a number, not {type(value).__name__}")
-        out[str(key)] = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    return out
-
-
-def _run_id(run_id: Any) -> int:
-    if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id <= 0:
-        raise InvalidRequestError(f"run_id must be a positive integer (JobRun.run_id), not {run_id!r}")
-    return run_id
-
-
-def _wait_args(timeout: float, poll_interval: float) -> None:
-    if timeout <= 0:
-        raise InvalidRequestError(f"timeout must be positive seconds, not {timeout!r}")
-    if poll_interval <= 0:
-        raise InvalidRequestError(f"poll_interval must be positive seconds, not {poll_interval!r}")

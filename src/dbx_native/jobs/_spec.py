@@ -95,6 +95,7 @@ def build_settings(
     schedule: str | Mapping[str, Any] | None,
     max_concurrent_runs: int | None,
     settings: Mapping[str, Any] | None,
+    queue: bool | None = None,
 ) -> dict[str, Any]:
     """The wanted `JobSettings` (only the fields the caller manages)."""
     if not isinstance(name, str) or not name.strip():
@@ -106,6 +107,10 @@ def build_settings(
     wanted["tags"] = {str(k): str(v) for k, v in (tags or {}).items()}
     wanted["schedule"] = _schedule(schedule)
     wanted["max_concurrent_runs"] = max_concurrent_runs
+    if queue is not None:
+        if not isinstance(queue, bool):
+            raise InvalidRequestError(f"queue must be True or False (queue.enabled), not {queue!r}")
+        wanted["queue"] = {"enabled": queue}
     return wanted
 
 

@@ -4,6 +4,12 @@ Jobs are stored as their `JobSettings` JSON (field names of the SDK's `service.j
 them: task keys, one task type per task, `depends_on` pointing at known tasks without cycles, unique parameter
 names, limits. What a run does is scripted (`_jobs_runs`): `ws.jobs.script("nightly", TaskOutcome.failure(...))`.
 Lists are paged with opaque `page_token`s, newest first, like the service.
+
+`max_concurrent_runs` is enforced when a job run starts: over the limit, a run waits `QUEUED` when the job's
+`queue.enabled` (or the run's `queue`) is true and starts, oldest first, once an active run of its job ends; with
+queueing off it is skipped at once. Local runs move only when read, so each read of a waiting run also counts as a
+read of the active runs of its job (time passes for the runs ahead of it). The rules live in `_jobs_queue`,
+repairs in `_jobs_repair`.
 """
 
 from __future__ import annotations
@@ -14,16 +20,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dbx_native.local._jobs_queue import active, admit, dequeue
+from dbx_native.local._jobs_repair import plan_repair, start_repair
 from dbx_native.local._jobs_runs import (
     LIFECYCLE,
     RUN_KIND,
     TERMINATED,
+    LocalAttempt,
     LocalRun,
     LocalTaskRun,
     OutcomeScript,
     ScriptLike,
     TaskOutcome,
     as_outcome_script,
+    latest,
     output_json,
     run_json,
     settle,
@@ -88,6 +98,8 @@ class JobsBackend:
             ("GET", "runs/get", self._get_run),
             ("GET", "runs/list", self._list_runs),
             ("POST", "runs/cancel", self._cancel),
+            ("POST", "runs/cancel-all", self._cancel_all),
+            ("POST", "runs/repair", self._repair),
             ("GET", "runs/get-output", self._get_output),
         ]
         return [Route(m, f"/api/{v}/jobs/{p}", h) for v in ("2.2", "2.1") for m, p, h in table]
@@ -168,6 +180,13 @@ class JobsBackend:
                 if count:  # one read shows TERMINATING, the next one TERMINATED
                     settle(run, self._outcome_for(run), self._now_ms())
                 return "TERMINATING"
+            if run.queue is not None:
+                self._dequeue(run.job_id)
+                if run.queue is not None:
+                    if count:  # time passes for the runs ahead of this one too
+                        for ahead in active(self._runs.values(), run.job_id, self.states):
+                            self.state(ahead)
+                    return "QUEUED"
             key = str(run.run_id)
             state = self.states.read(RUN_KIND, key) if count else self.states.peek(RUN_KIND, key)
             if state == TERMINATED:
@@ -286,6 +305,7 @@ class JobsBackend:
             run = self._start(request, job.job_id, str(job.settings.get("name")), "JOB_RUN", job.runs, params, tasks)
             run.extra["notebook_params"] = {k: str(v) for k, v in (body.get("notebook_params") or {}).items()}
             self._remember(run, body.get("idempotency_token"))
+            admit(run, job.settings, body.get("queue"), self._runs.values(), self.states, self._now_ms())
         return {"run_id": run.run_id, "number_in_job": run.number_in_job}
 
     def _submit(self, request: LocalRequest) -> dict[str, Any]:
@@ -298,6 +318,7 @@ class JobsBackend:
             run_name = str(body.get("run_name") or "Untitled")
             run = self._start(request, None, run_name, "SUBMIT_RUN", 1, [], tasks)
             self._remember(run, body.get("idempotency_token"))
+            self.states.start(RUN_KIND, str(run.run_id))
         return {"run_id": run.run_id}
 
     def _get_run(self, request: LocalRequest) -> dict[str, Any]:
@@ -306,7 +327,8 @@ class JobsBackend:
             parent = self._task_runs.get(raw_id)
         if parent is None:
             run = self._run(raw_id)
-            return run_json(run, self.state(run))
+            history = (request.arg("include_history") or "").lower() == "true"
+            return run_json(run, self.state(run), history=history)
         run = self._run(parent)  # a task run reads as a run of its own (no tasks), as on Databricks
         metadata = output_json(run, run.task(raw_id) or run.tasks[0], self.state(run))["metadata"]
         return dict(metadata)
@@ -333,11 +355,55 @@ class JobsBackend:
         return {"runs": [run_json(r, states[r.run_id], with_tasks=expand) for r in shown], **tokens}
 
     def _cancel(self, request: LocalRequest) -> dict[str, Any]:
-        run = self._run(int_field(request.json(), "run_id"))
-        with self._lock:
-            if not run.settled and self.state(run, count=False) != TERMINATED and run.cancel is None:
-                run.cancel = "requested"
+        self._cancel_run(self._run(int_field(request.json(), "run_id")))
         return {}
+
+    def _cancel_all(self, request: LocalRequest) -> dict[str, Any]:
+        body = request.json()
+        queued_only = bool(body.get("all_queued_runs")) if isinstance(body, dict) else False
+        job_id = int_field(body, "job_id") if isinstance(body, dict) and body.get("job_id") is not None else None
+        if job_id is None and not queued_only:
+            raise LocalApiError(400, "Either job_id or all_queued_runs must be provided.")
+        if job_id is not None:
+            self._job(job_id)
+        with self._lock:
+            runs = [r for r in self._runs.values() if job_id is None or r.job_id == job_id]
+            # Waiting runs first, so that none starts in the slot of an active run canceled here.
+            for run in sorted(runs, key=lambda r: r.queue is None):
+                if run.queue is not None or not queued_only:
+                    self._cancel_run(run)
+        return {}
+
+    def _cancel_run(self, run: LocalRun) -> None:
+        with self._lock:
+            if run.queue is not None:  # a waiting run never started: it ends at once
+                run.queue, run.cancel = None, "requested"
+                settle(run, self._outcome_for(run), self._now_ms())
+            elif not run.settled and self.state(run, count=False) != TERMINATED and run.cancel is None:
+                run.cancel = "requested"
+
+    def _repair(self, request: LocalRequest) -> dict[str, Any]:
+        body = request.json()
+        run = self._run(int_field(body, "run_id"))
+        given = body.get("job_parameters") or {}
+        if not isinstance(given, dict):
+            raise LocalApiError(400, "job_parameters must be an object of parameter names to values.")
+        with self._lock:
+            keys = plan_repair(run, body, self.state(run, count=False))
+            repair_id = next(self._ids)
+            added = start_repair(
+                run,
+                keys,
+                repair_id=repair_id,
+                new_id=lambda: next(self._ids),
+                spec_of=self._current_spec(run),
+                parameters=given,
+                now_ms=self._now_ms(),
+            )
+            for task in added:
+                self._task_runs[task.run_id] = run.run_id
+            self.states.start(RUN_KIND, str(run.run_id))
+        return {"repair_id": repair_id}
 
     def _get_output(self, request: LocalRequest) -> dict[str, Any]:
         raw_id = int_arg(request, "run_id")
@@ -348,13 +414,13 @@ class JobsBackend:
             task = run.task(raw_id)
         else:
             run = self._run(raw_id)
-            if len(run.tasks) != 1:
+            if len(latest(run)) != 1:
                 raise LocalApiError(
                     400,
                     "Retrieving the output of a run with multiple tasks is not supported. Please retrieve the "
                     "output of each individual task run instead.",
                 )
-            task = run.tasks[0]
+            task = latest(run)[0]
         assert task is not None
         return output_json(run, task, self.state(run, count=False))
 
@@ -373,13 +439,24 @@ class JobsBackend:
         run_id = next(self._ids)
         base = (request.base_url or self.host).rstrip("/")
         url = f"{base}/jobs/{job_id}/runs/{run_id}" if job_id is not None else f"{base}/jobs/runs/{run_id}"
-        task_runs = [LocalTaskRun(next(self._ids), t["task_key"], dict(t)) for t in tasks]
-        run = LocalRun(run_id, job_id, name, run_type, number, self._now_ms(), params, task_runs, url)
+        now = self._now_ms()
+        task_runs = [LocalTaskRun(next(self._ids), t["task_key"], dict(t), start_time=now) for t in tasks]
+        run = LocalRun(run_id, job_id, name, run_type, number, now, params, task_runs, url)
+        run.attempts.append(LocalAttempt(None, now, [t.run_id for t in task_runs]))
         self._runs[run_id] = run
         for task in task_runs:
             self._task_runs[task.run_id] = run_id
-        self.states.start(RUN_KIND, str(run_id))
         return run
+
+    def _dequeue(self, job_id: int | None) -> None:
+        job = self._jobs.get(job_id) if job_id is not None else None
+        dequeue(job.settings if job is not None else None, job_id, self._runs.values(), self.states, self._now_ms())
+
+    def _current_spec(self, run: LocalRun) -> Any:
+        """A repaired task runs with its job's current settings, as on Databricks (its old spec if it is gone)."""
+        job = self._jobs.get(run.job_id) if run.job_id is not None else None
+        current = {t["task_key"]: t for t in (job.settings.get("tasks") or [])} if job is not None else {}
+        return lambda task: dict(current.get(task.task_key, task.spec))
 
     def _by_token(self, token: Any) -> LocalRun | None:
         if token is None:

@@ -5,7 +5,9 @@ scripts others through `ws.jobs.script(name, outcome)`, by task key or by job (o
 QUEUED -> PENDING -> RUNNING -> TERMINATED through the workspace state machines (kind `"job-run"`, reached at
 once unless a test scripts the lifecycle with `ws.states.set("job-run", [...])`); the outcomes are settled when a
 run reaches TERMINATED. Field names follow the SDK's `service.jobs` (`Run`, `RunTask`, `RunStatus`,
-`TerminationDetails`, `RunOutput`): the 2026 `status` block and the deprecated `state` block are both filled.
+`TerminationDetails`, `QueueDetails`, `RepairHistoryItem`, `RunOutput`): the 2026 `status` block and the deprecated
+`state` block are both filled. A repaired run keeps every task attempt in `tasks` (as the service lists them); its
+state is that of the latest attempt of each task.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from typing import Any
 
 __all__ = [
     "LIFECYCLE",
+    "QUEUE_CODE",
     "RUN_KIND",
+    "SKIP_CODE",
     "TERMINATED",
+    "LocalAttempt",
     "LocalRun",
     "LocalTaskRun",
     "OutcomeLike",
@@ -26,14 +31,19 @@ __all__ = [
     "ScriptLike",
     "TaskOutcome",
     "as_outcome_script",
+    "latest",
     "output_json",
     "run_json",
     "settle",
+    "skip",
 ]
 
 RUN_KIND = "job-run"
 LIFECYCLE = ("QUEUED", "PENDING", "RUNNING", "TERMINATED")
 TERMINATED = "TERMINATED"
+QUEUE_CODE = "MAX_CONCURRENT_RUNS_REACHED"  # `status.queue_details.code` of a run waiting for a free slot
+SKIP_CODE = "MAX_CONCURRENT_RUNS_EXCEEDED"  # `status.termination_details.code` of a run skipped for concurrency
+_SKIP_RESULT = "MAXIMUM_CONCURRENT_RUNS_REACHED"  # its deprecated `state.result_state`
 # The 2026 `status.state` -> the deprecated `state.life_cycle_state` of an active run.
 _LEGACY_LIFECYCLE = {"WAITING": "WAITING_FOR_RETRY"}
 
@@ -129,14 +139,35 @@ def as_outcome_script(script: ScriptLike) -> OutcomeScript:
 
 @dataclass
 class LocalTaskRun:
-    """One task of a run."""
+    """One attempt of one task of a run (a repair adds a new attempt, with a new task run id)."""
 
     run_id: int
     task_key: str
     spec: dict[str, Any]
     outcome: TaskOutcome | None = None
-    skipped: str | None = None  # UPSTREAM_FAILED / UPSTREAM_CANCELED / CANCELED when it never ran
+    skipped: str | None = None  # UPSTREAM_FAILED / CANCELED / MAXIMUM_CONCURRENT_RUNS_REACHED when it never ran
     end_time: int = 0
+    attempt: int = 0
+    start_time: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None or self.skipped is not None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome is not None and self.outcome.succeeded
+
+
+@dataclass
+class LocalAttempt:
+    """One item of a run's `repair_history`: the original attempt, then one per repair."""
+
+    repair_id: int | None  # None for the original attempt
+    start_time: int
+    task_run_ids: list[int]
+    end_time: int = 0
+    blocks: dict[str, Any] | None = None  # its `status` / `state` blocks, frozen when a repair supersedes it
 
 
 @dataclass
@@ -157,6 +188,10 @@ class LocalRun:
     cancel: str | None = None  # "requested" while TERMINATING, "done" once canceled
     end_time: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    queue: str | None = None  # the queue message while the run waits for a free slot of its job
+    queue_duration: int = 0
+    skipped: str | None = None  # the message, when the run was skipped for concurrency
+    attempts: list[LocalAttempt] = field(default_factory=list)
 
     @property
     def parameter_values(self) -> dict[str, str]:
@@ -166,10 +201,21 @@ class LocalRun:
         return next((t for t in self.tasks if t.run_id == run_id), None)
 
 
+def latest(run: LocalRun) -> list[LocalTaskRun]:
+    """The latest attempt of each task, in the tasks' order."""
+    by_key: dict[str, LocalTaskRun] = {}
+    for task in run.tasks:
+        by_key[task.task_key] = task
+    return list(by_key.values())
+
+
 def settle(run: LocalRun, outcome_for: Callable[[LocalTaskRun], TaskOutcome], now_ms: int) -> None:
-    """Finish a run that reached TERMINATED: each task in dependency order gets its outcome (or is skipped)."""
-    failed: set[str] = set()
-    for task in _in_order(run.tasks):
+    """Finish a run that reached TERMINATED: each pending task attempt, in dependency order, gets its outcome.
+
+    A task whose upstream task's latest attempt did not succeed is skipped (`UPSTREAM_FAILED`).
+    """
+    failed = {t.task_key for t in latest(run) if t.done and not t.succeeded}
+    for task in _in_order([t for t in run.tasks if not t.done]):
         upstream = [d["task_key"] for d in task.spec.get("depends_on") or [] if "task_key" in d]
         if run.cancel is not None:
             task.skipped = "CANCELED"
@@ -183,8 +229,22 @@ def settle(run: LocalRun, outcome_for: Callable[[LocalTaskRun], TaskOutcome], no
         task.end_time = now_ms
     run.settled = True
     run.end_time = now_ms
+    if run.attempts:
+        run.attempts[-1].end_time = now_ms
     if run.cancel is not None:
         run.cancel = "done"
+
+
+def skip(run: LocalRun, limit: int, now_ms: int) -> None:
+    """End a run at once without running it: its job already has `limit` active runs and queueing is off."""
+    run.skipped = f"Skipping this run because the limit of {limit} maximum concurrent runs has been reached."
+    for task in run.tasks:
+        task.skipped = _SKIP_RESULT
+        task.end_time = now_ms
+    run.settled = True
+    run.end_time = now_ms
+    if run.attempts:
+        run.attempts[-1].end_time = now_ms
 
 
 def _in_order(tasks: list[LocalTaskRun]) -> list[LocalTaskRun]:
@@ -210,41 +270,61 @@ def _in_order(tasks: list[LocalTaskRun]) -> list[LocalTaskRun]:
 
 
 def termination(run: LocalRun) -> tuple[str, str, str]:
-    """`(code, type, message)` of a settled run."""
+    """`(code, type, message)` of a settled run, from the latest attempt of each task."""
+    if run.skipped is not None:
+        return SKIP_CODE, "CLIENT_ERROR", run.skipped
     if run.cancel is not None:
         return "USER_CANCELED", "SUCCESS", "Run was canceled by the user."
-    failed = [t for t in run.tasks if t.outcome is not None and not t.outcome.succeeded]
+    tasks = latest(run)
+    failed = [t for t in tasks if t.outcome is not None and not t.outcome.succeeded]
     if not failed:
+        if any(t.skipped == "CANCELED" for t in tasks):  # canceled before, and not re-run by a repair
+            return "USER_CANCELED", "SUCCESS", "Run was canceled by the user."
+        blocked = [t for t in tasks if t.skipped == "UPSTREAM_FAILED"]  # a repair fixed upstream but not these
+        if blocked:
+            return "RUN_EXECUTION_ERROR", "CLIENT_ERROR", f"Task {blocked[0].task_key} did not run: upstream failed."
         return "SUCCESS", "SUCCESS", ""
     first = failed[0]
     assert first.outcome is not None
     message = f"Task {first.task_key} failed with message: {first.outcome.error}"
     if len(failed) > 1:
-        message = f"{len(failed)} of {len(run.tasks)} tasks failed. " + message
+        message = f"{len(failed)} of {len(tasks)} tasks failed. " + message
     return first.outcome.code, first.outcome.type, message
+
+
+def run_result(code: str) -> str:
+    """The deprecated `state.result_state` of a settled run with termination code `code`."""
+    results = {"USER_CANCELED": "CANCELED", "SUCCESS": "SUCCESS", SKIP_CODE: _SKIP_RESULT}
+    return results.get(code, "FAILED")
 
 
 def task_termination(task: LocalTaskRun) -> tuple[str, str, str, str]:
     """`(code, type, message, result_state)` of a settled task run."""
     if task.skipped == "CANCELED":
         return "USER_CANCELED", "SUCCESS", "Run was canceled by the user.", "CANCELED"
+    if task.skipped == _SKIP_RESULT:
+        return "SKIPPED", "CLIENT_ERROR", "The run was skipped: its job reached max_concurrent_runs.", _SKIP_RESULT
     if task.skipped is not None:
         return "SKIPPED", "CLIENT_ERROR", "Upstream task(s) failed.", task.skipped
     outcome = task.outcome or TaskOutcome()
     return outcome.code, outcome.type, outcome.error or "", outcome.result_state
 
 
-def status_blocks(state: str, settled: tuple[str, str, str, str] | None) -> dict[str, Any]:
+def status_blocks(state: str, settled: tuple[str, str, str, str] | None, *, queue: str | None = None) -> dict[str, Any]:
     """The `status` (2026) and deprecated `state` blocks for a state, with termination details once settled."""
     if settled is None or state != TERMINATED:
         lifecycle = _LEGACY_LIFECYCLE.get(state, state)
+        status: dict[str, Any] = {"state": state}
+        if queue is not None and state == "QUEUED":
+            status["queue_details"] = {"code": QUEUE_CODE, "message": queue}
         return {
-            "status": {"state": state},
-            "state": {"life_cycle_state": lifecycle, "state_message": "", "user_cancelled_or_timedout": False},
+            "status": status,
+            "state": {"life_cycle_state": lifecycle, "state_message": queue or "", "user_cancelled_or_timedout": False},
         }
     code, kind, message, result = settled
-    # An INTERNAL_ERROR run ends in the deprecated lifecycle state INTERNAL_ERROR, not TERMINATED.
-    lifecycle = "INTERNAL_ERROR" if kind == "INTERNAL_ERROR" else TERMINATED
+    # An INTERNAL_ERROR run ends in the deprecated lifecycle state INTERNAL_ERROR, and a run skipped for
+    # concurrency in SKIPPED (the SDK's waiters stop on either), not TERMINATED.
+    lifecycle = "INTERNAL_ERROR" if kind == "INTERNAL_ERROR" else "SKIPPED" if code == SKIP_CODE else TERMINATED
     return {
         "status": {"state": TERMINATED, "termination_details": {"code": code, "type": kind, "message": message}},
         "state": {
@@ -256,13 +336,17 @@ def status_blocks(state: str, settled: tuple[str, str, str, str] | None) -> dict
     }
 
 
-def run_json(run: LocalRun, state: str, *, with_tasks: bool = True) -> dict[str, Any]:
-    """The `Run` JSON of `runs/get` (and, without tasks, of `runs/list`)."""
+def run_blocks(run: LocalRun, state: str) -> dict[str, Any]:
+    """The `status` / `state` blocks of a run in `state`."""
     settled = None
     if run.settled:
         code, kind, message = termination(run)
-        result = "CANCELED" if code == "USER_CANCELED" else "SUCCESS" if code == "SUCCESS" else "FAILED"
-        settled = (code, kind, message, result)
+        settled = (code, kind, message, run_result(code))
+    return status_blocks(state, settled, queue=run.queue)
+
+
+def run_json(run: LocalRun, state: str, *, with_tasks: bool = True, history: bool = False) -> dict[str, Any]:
+    """The `Run` JSON of `runs/get` (and, without tasks, of `runs/list`); `history` adds `repair_history`."""
     out: dict[str, Any] = {
         "run_id": run.run_id,
         "number_in_job": run.number_in_job,
@@ -277,8 +361,9 @@ def run_json(run: LocalRun, state: str, *, with_tasks: bool = True) -> dict[str,
         "setup_duration": 0,
         "cleanup_duration": 0,
         "execution_duration": max(run.end_time - run.start_time, 0) if run.end_time else 0,
+        "queue_duration": run.queue_duration,
         "run_page_url": run.run_page_url,
-        **status_blocks(state, settled),
+        **run_blocks(run, state),
     }
     if run.job_id is not None:
         out["job_id"] = run.job_id
@@ -288,21 +373,36 @@ def run_json(run: LocalRun, state: str, *, with_tasks: bool = True) -> dict[str,
         out["idempotency_token"] = run.idempotency_token
     if with_tasks:
         out["tasks"] = [task_json(run, t, state) for t in run.tasks]
+    if history:
+        out["repair_history"] = [_history_item(run, a, state) for a in run.attempts]
     return out
 
 
+def _history_item(run: LocalRun, attempt: LocalAttempt, state: str) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "type": "ORIGINAL" if attempt.repair_id is None else "REPAIR",
+        "start_time": attempt.start_time,
+        "end_time": attempt.end_time,
+        "task_run_ids": list(attempt.task_run_ids),
+        **(attempt.blocks if attempt.blocks is not None else run_blocks(run, state)),
+    }
+    if attempt.repair_id is not None:  # the service gives ids to repairs only
+        item["id"] = attempt.repair_id
+    return item
+
+
 def task_json(run: LocalRun, task: LocalTaskRun, run_state: str) -> dict[str, Any]:
-    """One `RunTask` of a run."""
-    settled = task_termination(task) if run.settled else None
+    """One `RunTask` of a run (one attempt of one task)."""
+    settled = task_termination(task) if task.done else None
     out = {k: v for k, v in task.spec.items() if k not in ("run_if",)}
     out.update(
         run_id=task.run_id,
         task_key=task.task_key,
-        attempt_number=0,
-        start_time=run.start_time,
+        attempt_number=task.attempt,
+        start_time=task.start_time or run.start_time,
         end_time=task.end_time,
         run_page_url=f"{run.run_page_url.rsplit('/runs/', 1)[0]}/runs/{task.run_id}",
-        **status_blocks(run_state if not run.settled else TERMINATED, settled),
+        **status_blocks(TERMINATED if task.done else run_state, settled, queue=run.queue),
     )
     return out
 
