@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from jobs_support import LIFECYCLE, notebook
 
 from canary import CANARY
 from dbx_native import DbxConfig
@@ -14,22 +14,6 @@ from dbx_native._core.clock import FakeClock
 from dbx_native.errors import InvalidRequestError, JobRunFailedError, NotFoundError, OperationTimeoutError
 from dbx_native.jobs import JobRun, JobRunner
 from dbx_native.local import LocalWorkspace, TaskOutcome
-
-LIFECYCLE = ["QUEUED", "PENDING", "RUNNING", "TERMINATED"]
-
-
-def notebook(key: str, *, after: str | None = None) -> dict[str, Any]:
-    task: dict[str, Any] = {"task_key": key, "notebook_task": {"notebook_path": f"/Jobs/{key}"}}
-    if after is not None:
-        task["depends_on"] = [{"task_key": after}]
-    return task
-
-
-@pytest.fixture
-def ws() -> Iterator[LocalWorkspace]:
-    workspace = LocalWorkspace(token=CANARY)
-    with workspace.intercept():
-        yield workspace
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from lean_support import Recorder
 from opentelemetry import trace as trace_api
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision, Sampler, SamplingResult, TraceIdRatioBased
@@ -34,33 +35,6 @@ from dbx_native.telemetry._lean import LeanSpan, LeanTracerProvider
 
 Scenario = Callable[[trace_api.Tracer], None]
 RESOURCE = Resource.create({"service.name": "conformance"})
-
-
-class Recorder(SpanProcessor):
-    """Every processor call, in order (`on_end` for sampled and record-only spans alike)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        self.flushes = self.shutdowns = 0
-
-    def on_start(self, span: Any, parent_context: Context | None = None) -> None:
-        self.calls.append(("on_start", (span, parent_context)))
-
-    def _on_ending(self, span: Any) -> None:
-        self.calls.append(("_on_ending", span))
-
-    def on_end(self, span: Any) -> None:
-        self.calls.append(("on_end", span))
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        self.flushes += 1
-        return True
-
-    def shutdown(self) -> None:
-        self.shutdowns += 1
-
-    def ended(self) -> list[Any]:
-        return [span for call, span in self.calls if call == "on_end"]
 
 
 def make(kind: str, **options: Any) -> Any:

@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lean_support import Recorder
 from opentelemetry import trace as trace_api
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as reference_encode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import (
@@ -49,33 +50,6 @@ from dbx_native.telemetry._wire_otlp import encode_spans
 TABLE = "main.agent.traces"
 RESOURCE = Resource.create({"service.name": "fraud-agent", "deployment.environment": "prod"})
 T0 = 1_700_000_000_000_000_000  # start times are set explicitly so both providers' spans encode alike
-
-
-class Recorder(SpanProcessor):
-    """Every processor call, in order."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        self.flushes = self.shutdowns = 0
-
-    def on_start(self, span: Any, parent_context: Context | None = None) -> None:
-        self.calls.append(("on_start", (span, parent_context)))
-
-    def _on_ending(self, span: Any) -> None:
-        self.calls.append(("_on_ending", span))
-
-    def on_end(self, span: Any) -> None:
-        self.calls.append(("on_end", span))
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        self.flushes += 1
-        return True
-
-    def shutdown(self) -> None:
-        self.shutdowns += 1
-
-    def ended(self) -> list[Any]:
-        return [span for call, span in self.calls if call == "on_end"]
 
 
 def make(kind: str, resource: Resource = RESOURCE) -> Any:
